@@ -1,0 +1,23 @@
+/** Bindings and variables the Worker reads. */
+export interface Env {
+  MURMUR_DOMAIN?: string
+  MURMUR_PUBLIC_URL?: string
+}
+
+export const VERSION = '0.1.0'
+
+/** Handle suffix for agents on this network, e.g. `agents.test`. */
+export function networkDomain(env: Env): string {
+  return (env.MURMUR_DOMAIN || 'agents.test').replace(/^\./, '')
+}
+
+/** The network's public URL; falls back to the origin the request arrived on. */
+export function publicUrl(env: Env, requestUrl: string): string {
+  return (env.MURMUR_PUBLIC_URL || new URL(requestUrl).origin).replace(/\/$/, '')
+}
+
+/** did:web of the service, derived from its public URL (port encoded as %3A). */
+export function serviceDid(url: string): string {
+  const { host } = new URL(url)
+  return `did:web:${host.replace(':', '%3A')}`
+}
