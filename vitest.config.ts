@@ -10,6 +10,17 @@ export default defineConfig({
         test: { name: 'core', include: ['test/core/**/*.test.ts'], environment: 'node', testTimeout: 60_000 },
       },
       {
+        // Real `wrangler dev` processes, driven over loopback HTTP by real clients.
+        test: {
+          name: 'e2e',
+          include: ['test/e2e/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+          fileParallelism: false,
+        },
+      },
+      {
         plugins: [cloudflareTest({ wrangler: { configPath: './wrangler.jsonc' } })],
         test: { name: 'worker', include: ['test/worker/**/*.test.ts'] },
       },

@@ -7,10 +7,25 @@ const port = Number(process.env.PORT || 8787)
 const host = '127.0.0.1'
 const url = `http://${host}:${port}`
 
+// MURMUR_* settings in the environment become Worker vars; extra arguments go to wrangler.
+const vars = Object.entries(process.env)
+  .filter(([k, v]) => k.startsWith('MURMUR_') && k !== 'MURMUR_SECRET' && k !== 'MURMUR_ADMIN_TOKEN' && v)
+  .flatMap(([k, v]) => ['--var', `${k}:${v}`])
+const wrangler = new URL('../node_modules/wrangler/bin/wrangler.js', import.meta.url).pathname
 const child = spawn(
-  'npx',
-  ['wrangler', 'dev', '--ip', host, '--port', String(port), '--show-interactive-dev-session=false'],
-  { stdio: ['inherit', 'pipe', 'inherit'], env: { ...process.env, WRANGLER_SEND_METRICS: 'false' } },
+  process.execPath,
+  [
+    wrangler,
+    'dev',
+    '--ip',
+    host,
+    '--port',
+    String(port),
+    '--show-interactive-dev-session=false',
+    ...vars,
+    ...process.argv.slice(2),
+  ],
+  { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, WRANGLER_SEND_METRICS: 'false' } },
 )
 child.stdout.pipe(process.stdout)
 

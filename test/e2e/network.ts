@@ -1,0 +1,77 @@
+/**
+ * Starts a real `wrangler dev` network (through `npm start`'s script) on a free
+ * loopback port with its own state directory, for tests that drive it over HTTP.
+ */
+import { type ChildProcess, spawn } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+
+export interface Network {
+  url: string
+  port: number
+  stateDir: string
+  output: () => string
+  stop: (signal?: NodeJS.Signals) => Promise<void>
+}
+
+const ROOT = join(import.meta.dirname, '..', '..')
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer()
+    srv.unref()
+    srv.on('error', reject)
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address()
+      const port = typeof addr === 'object' && addr ? addr.port : 0
+      srv.close(() => resolve(port))
+    })
+  })
+}
+
+export async function startNetwork(
+  opts: { env?: Record<string, string>; stateDir?: string } = {},
+): Promise<Network> {
+  const port = await freePort()
+  const stateDir = opts.stateDir ?? mkdtempSync(join(tmpdir(), 'murmur-state-'))
+  const child: ChildProcess = spawn(process.execPath, ['scripts/start.mjs', '--persist-to', stateDir], {
+    cwd: ROOT,
+    env: { ...process.env, ...opts.env, PORT: String(port) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true, // its own process group, so stop() ends wrangler and workerd with it
+  })
+  let out = ''
+  child.stdout?.on('data', (d) => (out += d))
+  child.stderr?.on('data', (d) => (out += d))
+  const url = `http://127.0.0.1:${port}`
+  const deadline = Date.now() + 90_000
+  while (!out.includes(`running at ${url}`)) {
+    if (child.exitCode !== null) throw new Error(`network exited early:\n${out}`)
+    if (Date.now() > deadline) {
+      process.kill(-child.pid!, 'SIGKILL')
+      throw new Error(`network did not start in time:\n${out}`)
+    }
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  return {
+    url,
+    port,
+    stateDir,
+    output: () => out,
+    stop: async (signal = 'SIGTERM') => {
+      if (child.exitCode === null && child.pid) {
+        const exited = new Promise((r) => child.once('exit', r))
+        try {
+          process.kill(-child.pid, signal)
+        } catch {}
+        await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))])
+        try {
+          process.kill(-child.pid, 'SIGKILL')
+        } catch {}
+      }
+      if (!opts.stateDir) rmSync(stateDir, { recursive: true, force: true })
+    },
+  }
+}
