@@ -1,0 +1,5 @@
+export { bytesLength, checkData, isCidLink } from './data.ts'
+export { isRecordKeyType, isRefString, parseLexiconDoc } from './doc.ts'
+export { FORMAT_CHECKS, graphemeLength, STRING_FORMATS, utf8Length } from './formats.ts'
+export { isValidRecordKeyFor, Lexicons } from './registry.ts'
+export type * from './types.ts'
