@@ -9,7 +9,9 @@ import { decodeCbor, encodeCbor } from '../../src/atproto/cbor.ts'
 import { cidForCbor, cidToLink, decodeCid, parseCid } from '../../src/atproto/cid.ts'
 import { AtprotoError } from '../../src/atproto/errors.ts'
 import { parseDidKeyString } from '../../src/atproto/keys.ts'
+import { Lexicons, parseLexiconDoc } from '../../src/atproto/lexicon/index.ts'
 import { decodeMultibase, decodeVarint } from '../../src/atproto/multiformats.ts'
+import { fixtureJson } from './fixtures.ts'
 
 const RUNS = 400
 
@@ -75,4 +77,41 @@ describe('fuzz: decoders never crash on bad input', () => {
       )
     })
   }
+
+  it('lexicon documents: random JSON and mutated valid documents', async () => {
+    const valid = fixtureJson<Array<{ lexicon: unknown }>>('lexicon/lexicon-valid.json').map((c) => c.lexicon)
+    await fc.assert(
+      fc.asyncProperty(fc.jsonValue(), (doc) => typedOrOk(() => parseLexiconDoc(doc))),
+      { numRuns: RUNS },
+    )
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...valid), fc.jsonValue(), fc.nat(), (doc, junk, n) => {
+        const copy = structuredClone(doc) as Record<string, unknown>
+        const paths: Array<[Record<string, unknown>, string]> = []
+        const walk = (o: unknown) => {
+          if (o && typeof o === 'object')
+            for (const k of Object.keys(o)) {
+              paths.push([o as Record<string, unknown>, k])
+              walk((o as Record<string, unknown>)[k])
+            }
+        }
+        walk(copy)
+        const [obj, key] = paths[n % paths.length]!
+        obj[key] = junk
+        return typedOrOk(() => parseLexiconDoc(copy))
+      }),
+      { numRuns: RUNS },
+    )
+  })
+
+  it('records: random JSON validated against a lexicon', async () => {
+    const lex = new Lexicons(
+      fixtureJson<Array<{ lexicon: unknown }>>('lexicon/lexicon-valid.json').map((c) => c.lexicon),
+    )
+    const [first] = [...lex]
+    await fc.assert(
+      fc.asyncProperty(fc.jsonValue(), (value) => typedOrOk(() => lex.validateRecord(first!.id, value))),
+      { numRuns: RUNS },
+    )
+  })
 })
