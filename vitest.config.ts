@@ -21,7 +21,18 @@ export default defineConfig({
         },
       },
       {
-        plugins: [cloudflareTest({ wrangler: { configPath: './wrangler.jsonc' } })],
+        plugins: [
+          cloudflareTest({
+            wrangler: { configPath: './wrangler.jsonc' },
+            // Test-only secrets; real networks get theirs from .dev.vars or Worker secrets.
+            miniflare: {
+              bindings: {
+                MURMUR_SECRET: 'test-network-secret-0123456789abcdef0123456789',
+                MURMUR_ADMIN_TOKEN: 'test-admin-token',
+              },
+            },
+          }),
+        ],
         test: { name: 'worker', include: ['test/worker/**/*.test.ts'] },
       },
     ],

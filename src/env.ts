@@ -1,7 +1,16 @@
 /** Bindings and variables the Worker reads. */
 export interface Env {
+  DB: D1Database
+  AGENTS: DurableObjectNamespace<import('./pds/agent-do.ts').AgentDO>
+  BLOBS: R2Bucket
   MURMUR_DOMAIN?: string
   MURMUR_PUBLIC_URL?: string
+  /** Network secret: wraps keys at rest and signs session tokens. */
+  MURMUR_SECRET?: string
+  /** Largest blob accepted, in bytes (default 10 MB). */
+  MURMUR_BLOB_LIMIT?: string
+  /** Operator bearer token for admin calls. */
+  MURMUR_ADMIN_TOKEN?: string
 }
 
 export const VERSION = '0.1.0'

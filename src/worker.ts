@@ -1,6 +1,16 @@
+/**
+ * The Worker: routing, auth and error shaping. It holds no state: agents live
+ * in AgentDOs, the directory in D1, blobs in R2.
+ */
 import { Hono } from 'hono'
 import { type Env, networkDomain, publicUrl, serviceDid, VERSION } from './env.ts'
-import { XrpcError, xrpcError } from './http/xrpc.ts'
+import { toFailure, xrpcError } from './http/xrpc.ts'
+import { identityRoutes } from './pds/routes/identity.ts'
+import { repoRoutes } from './pds/routes/repo.ts'
+import { serverRoutes } from './pds/routes/server.ts'
+import { syncRoutes } from './pds/routes/sync.ts'
+
+export { AgentDO } from './pds/agent-do.ts'
 
 const app = new Hono<{ Bindings: Env }>()
 
@@ -17,20 +27,21 @@ app.get('/xrpc/com.atproto.server.describeServer', (c) => {
   })
 })
 
+app.route('/', identityRoutes)
+app.route('/', serverRoutes)
+app.route('/', repoRoutes)
+app.route('/', syncRoutes)
+
 app.all('/xrpc/:nsid', (c) =>
   xrpcError(c, 501, 'MethodNotImplemented', `Method not implemented: ${c.req.param('nsid')}`),
 )
 
-app.notFound((c) =>
-  c.req.path.startsWith('/xrpc/')
-    ? xrpcError(c, 501, 'MethodNotImplemented', 'Method not implemented')
-    : c.json({ error: 'NotFound', message: 'Not found' }, 404),
-)
+app.notFound((c) => c.json({ error: 'NotFound', message: 'Not found' }, 404))
 
 app.onError((err, c) => {
-  if (err instanceof XrpcError) return xrpcError(c, err.status, err.error, err.message)
-  console.error('unhandled error', err instanceof Error ? err.name : 'unknown')
-  return xrpcError(c, 500, 'InternalServerError', 'Internal server error')
+  const f = toFailure(err)
+  if (f.status >= 500) console.error('unhandled error', err instanceof Error ? err.stack : String(err))
+  return xrpcError(c, f.status, f.error, f.message)
 })
 
 export default app satisfies ExportedHandler<Env>

@@ -3,6 +3,7 @@
  * loopback port with its own state directory, for tests that drive it over HTTP.
  */
 import { type ChildProcess, spawn } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -10,6 +11,8 @@ import { join } from 'node:path'
 
 export interface Network {
   url: string
+  adminToken: string
+  secrets: Secrets
   port: number
   stateDir: string
   output: () => string
@@ -31,14 +34,25 @@ export async function freePort(): Promise<number> {
   })
 }
 
+export interface Secrets {
+  MURMUR_SECRET: string
+  MURMUR_ADMIN_TOKEN: string
+}
+
 export async function startNetwork(
-  opts: { env?: Record<string, string>; stateDir?: string } = {},
+  opts: { env?: Record<string, string>; stateDir?: string; secrets?: Secrets } = {},
 ): Promise<Network> {
   const port = await freePort()
+  // A restart on the same state must reuse the secrets: keys at rest are wrapped with them.
+  const secrets = opts.secrets ?? {
+    MURMUR_SECRET: randomBytes(32).toString('base64url'),
+    MURMUR_ADMIN_TOKEN: randomBytes(24).toString('base64url'),
+  }
+  const adminToken = secrets.MURMUR_ADMIN_TOKEN
   const stateDir = opts.stateDir ?? mkdtempSync(join(tmpdir(), 'murmur-state-'))
   const child: ChildProcess = spawn(process.execPath, ['scripts/start.mjs', '--persist-to', stateDir], {
     cwd: ROOT,
-    env: { ...process.env, ...opts.env, PORT: String(port) },
+    env: { ...process.env, ...secrets, ...opts.env, PORT: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true, // its own process group, so stop() ends wrangler and workerd with it
   })
@@ -57,6 +71,8 @@ export async function startNetwork(
   }
   return {
     url,
+    adminToken,
+    secrets,
     port,
     stateDir,
     output: () => out,

@@ -1,0 +1,355 @@
+/**
+ * AgentDO: one SQLite Durable Object per agent. It owns the agent's keys,
+ * repo blocks, record index, head, outbox and sessions. Every repo change goes
+ * through `commitWrites` (write-path.ts) under one per-agent lock.
+ */
+import { DurableObject } from 'cloudflare:workers'
+import { cidToString, parseCid } from '../atproto/cid.ts'
+import { importKeypair, type KeyType } from '../atproto/keys.ts'
+import { MemoryBlockStore } from '../atproto/mst/index.ts'
+import { Repo } from '../atproto/repo/index.ts'
+import { TidClock } from '../atproto/syntax/index.ts'
+import { hashPassword, verifyPassword } from '../auth/password.ts'
+import { tokenKey } from '../auth/secret.ts'
+import type { Env } from '../env.ts'
+import { authRequired, forbidden, type Outcome, outcome, XrpcError } from '../http/xrpc.ts'
+import { migrateSql } from '../storage/migrations.ts'
+import { openSigningKey, sealSigningKey } from './agent-keys.ts'
+import { AgentReads } from './agent-reads.ts'
+import { AGENT_MIGRATIONS } from './schema.ts'
+import { Sessions, type SessionTokens } from './sessions.ts'
+import { SqlBlockStore } from './sql-block-store.ts'
+import { type CommitSummary, commitWrites, type WriteOp, type WriteOptions } from './write-path.ts'
+
+export type AgentStatus = 'active' | 'deactivated' | 'deleted'
+
+/** Who the Worker says is calling (it has verified the token's signature). */
+export type AgentAuth = { kind: 'admin' } | { kind: 'session'; sid: string }
+
+export interface CreateAgentInput {
+  did: string
+  handle: string
+  keyType: KeyType
+  privateKey: Uint8Array
+  password?: string
+}
+
+interface AgentRow {
+  did: string
+  handle: string
+  key_type: KeyType
+  signing_key: ArrayBuffer
+  password_hash: string | null
+  status: AgentStatus
+  root_cid: string | null
+}
+
+interface Loaded {
+  did: string
+  handle: string
+  status: AgentStatus
+  repo: Repo
+  sessions: Sessions
+}
+
+export class AgentDO extends DurableObject<Env> {
+  private readonly sql: SqlStorage
+  private readonly store: SqlBlockStore
+  private readonly clock = new TidClock()
+  private loaded: Promise<Loaded> | null = null
+  private writeLock: Promise<unknown> = Promise.resolve()
+  readonly reads: AgentReads
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env)
+    this.sql = ctx.storage.sql
+    this.store = new SqlBlockStore(this.sql)
+    this.reads = new AgentReads(this.sql, this.store)
+    migrateSql(this.sql, AGENT_MIGRATIONS)
+  }
+
+  private row(): AgentRow | undefined {
+    return this.sql
+      .exec<AgentRow & Record<string, SqlStorageValue>>('SELECT * FROM agent WHERE id = 1')
+      .toArray()[0]
+  }
+
+  private secret(): string {
+    if (!this.env.MURMUR_SECRET)
+      throw new XrpcError(500, 'InternalServerError', 'The network secret is not configured')
+    return this.env.MURMUR_SECRET
+  }
+
+  /** The agent's state, loaded once per object lifetime. */
+  private agent(): Promise<Loaded> {
+    if (!this.loaded) {
+      this.loaded = this.load()
+      this.loaded.catch(() => {
+        this.loaded = null
+      })
+    }
+    return this.loaded
+  }
+
+  private async load(): Promise<Loaded> {
+    const row = this.row()
+    if (!row || !row.root_cid) throw new XrpcError(400, 'RepoNotFound', 'Could not find repo')
+    const keypair = await openSigningKey(
+      this.secret(),
+      row.did,
+      row.key_type,
+      new Uint8Array(row.signing_key),
+    )
+    const repo = Repo.load(this.store, parseCid(row.root_cid), { keypair, clock: this.clock })
+    return {
+      did: row.did,
+      handle: row.handle,
+      status: row.status,
+      repo,
+      sessions: new Sessions(this.sql, row.did),
+    }
+  }
+
+  /** Serialise repo changes: signing is async, so calls would otherwise interleave. */
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.writeLock.then(fn)
+    this.writeLock = run.catch(() => undefined)
+    return run
+  }
+
+  private async authorize(auth: AgentAuth): Promise<Loaded> {
+    const agent = await this.agent()
+    if (auth.kind === 'session' && !agent.sessions.isLive(auth.sid))
+      throw authRequired('Session has been revoked')
+    return agent
+  }
+
+  private async writable(auth: AgentAuth): Promise<Loaded> {
+    const agent = await this.authorize(auth)
+    if (agent.status !== 'active') throw forbidden(`Account is ${agent.status}`)
+    return agent
+  }
+
+  // ── lifecycle ────────────────────────────────────────────────────────────
+
+  /** Initialise a new agent: sealed key, empty signed repo, identity and account events. */
+  create(input: CreateAgentInput): Promise<Outcome<{ did: string; handle: string }>> {
+    return outcome(() =>
+      this.exclusive(async () => {
+        if (this.row()) throw new XrpcError(400, 'AlreadyExists', `Agent ${input.did} already exists`)
+        const sealed = await sealSigningKey(this.secret(), input.did, input.privateKey)
+        const passwordHash = input.password ? await hashPassword(input.password) : null
+        const keypair = await importKeypair(input.keyType, input.privateKey)
+        // Built in memory first, so nothing reaches SQLite outside the transaction below.
+        const scratch = new MemoryBlockStore()
+        const genesis = await Repo.create(input.did, keypair, { clock: this.clock, store: scratch })
+        this.ctx.storage.transactionSync(() => {
+          this.sql.exec(
+            `INSERT INTO agent (id, did, handle, key_type, signing_key, password_hash, root_cid, rev, created_at)
+             VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?)`,
+            input.did,
+            input.handle,
+            input.keyType,
+            sealed,
+            passwordHash,
+            cidToString(genesis.cid),
+            genesis.rev,
+            new Date().toISOString(),
+          )
+          this.store.rev = genesis.rev
+          for (const [cid, bytes] of scratch.blocks) this.store.put(cid, bytes)
+        })
+        const repo = Repo.load(this.store, genesis.cid, { keypair, clock: this.clock })
+        this.loaded = Promise.resolve({
+          did: input.did,
+          handle: input.handle,
+          status: 'active',
+          repo,
+          sessions: new Sessions(this.sql, input.did),
+        })
+        return { did: input.did, handle: input.handle }
+      }),
+    )
+  }
+
+  setStatus(status: AgentStatus): Promise<Outcome<{ status: AgentStatus }>> {
+    return outcome(async () => {
+      const agent = await this.agent()
+      this.sql.exec('UPDATE agent SET status = ? WHERE id = 1', status)
+      if (status !== 'active') agent.sessions.revokeAll()
+      agent.status = status
+      return { status }
+    })
+  }
+
+  /** Replace the signing key (after the directory recorded the rotation op). */
+  setSigningKey(keyType: KeyType, privateKey: Uint8Array): Promise<Outcome<{ ok: true }>> {
+    return outcome(() =>
+      this.exclusive(async () => {
+        const agent = await this.agent()
+        const sealed = await sealSigningKey(this.secret(), agent.did, privateKey)
+        this.sql.exec('UPDATE agent SET key_type = ?, signing_key = ? WHERE id = 1', keyType, sealed)
+        this.loaded = null
+        return { ok: true as const }
+      }),
+    )
+  }
+
+  // ── sessions ─────────────────────────────────────────────────────────────
+
+  login(password: string, aud: string): Promise<Outcome<SessionTokens & { did: string; handle: string }>> {
+    return outcome(async () => {
+      const row = this.row()
+      const ok = row?.password_hash ? await verifyPassword(password, row.password_hash) : false
+      if (!row || !ok) throw new XrpcError(401, 'AuthenticationRequired', 'Invalid identifier or password')
+      if (row.status === 'deleted') throw new XrpcError(400, 'AccountTakedown', 'Account has been deleted')
+      const agent = await this.agent()
+      const tokens = await agent.sessions.open(await tokenKey(this.secret()), aud)
+      return { ...tokens, did: agent.did, handle: agent.handle }
+    })
+  }
+
+  refresh(
+    sid: string,
+    jti: string,
+    aud: string,
+  ): Promise<Outcome<SessionTokens & { did: string; handle: string }>> {
+    return outcome(async () => {
+      const agent = await this.agent()
+      const tokens = await agent.sessions.refresh(await tokenKey(this.secret()), aud, sid, jti)
+      return { ...tokens, did: agent.did, handle: agent.handle }
+    })
+  }
+
+  session(
+    auth: AgentAuth,
+  ): Promise<Outcome<{ did: string; handle: string; active: boolean; status?: string }>> {
+    return outcome(async () => {
+      const agent = await this.authorize(auth)
+      const active = agent.status === 'active'
+      return { did: agent.did, handle: agent.handle, active, ...(active ? {} : { status: agent.status }) }
+    })
+  }
+
+  logout(sid: string): Promise<Outcome<{ ok: true }>> {
+    return outcome(async () => {
+      ;(await this.agent()).sessions.revoke(sid)
+      return { ok: true as const }
+    })
+  }
+
+  // ── the one write path ───────────────────────────────────────────────────
+
+  write(auth: AgentAuth, ops: WriteOp[], opts: WriteOptions = {}): Promise<Outcome<CommitSummary>> {
+    return outcome(() =>
+      this.exclusive(async () => {
+        const agent = await this.writable(auth)
+        return commitWrites(
+          {
+            did: agent.did,
+            repo: agent.repo,
+            sql: this.sql,
+            store: this.store,
+            clock: this.clock,
+            transactionSync: (fn) => this.ctx.storage.transactionSync(fn),
+          },
+          ops,
+          opts,
+        )
+      }),
+    )
+  }
+
+  // ── reads ────────────────────────────────────────────────────────────────
+
+  async head(): Promise<
+    Outcome<{ did: string; handle: string; status: AgentStatus; cid: string; rev: string }>
+  > {
+    return outcome(async () => {
+      const a = await this.agent()
+      return { did: a.did, handle: a.handle, status: a.status, cid: cidToString(a.repo.cid), rev: a.repo.rev }
+    })
+  }
+
+  getRecord(collection: string, rkey: string, cid?: string) {
+    return outcome(async () => this.reads.getRecord((await this.agent()).did, collection, rkey, cid))
+  }
+
+  listRecords(collection: string, opts: { limit: number; cursor?: string; reverse?: boolean }) {
+    return outcome(async () => this.reads.listRecords((await this.agent()).did, collection, opts))
+  }
+
+  collections() {
+    return outcome(async () => {
+      await this.agent()
+      return this.reads.collections()
+    })
+  }
+
+  /** The repo as a CAR stream: whole, or only blocks written after `since` (a rev). */
+  exportCar(since?: string): Promise<Outcome<ReadableStream<Uint8Array>>> {
+    return outcome(async () => {
+      const a = await this.agent()
+      return this.reads.exportCar(a.repo.cid, since)
+    })
+  }
+
+  getBlocks(cids: string[]) {
+    return outcome(async () => {
+      const a = await this.agent()
+      return this.reads.blocksCar(a.repo.cid, cids)
+    })
+  }
+
+  recordProof(collection: string, rkey: string) {
+    return outcome(async () => {
+      const a = await this.agent()
+      return this.reads.recordProofCar(a.repo, collection, rkey)
+    })
+  }
+
+  // ── blobs (bytes live in R2; the Worker moves them) ──────────────────────
+
+  registerBlob(
+    auth: AgentAuth,
+    cid: string,
+    mimeType: string,
+    size: number,
+  ): Promise<Outcome<{ cid: string }>> {
+    return outcome(async () => {
+      await this.writable(auth)
+      this.sql.exec(
+        'INSERT OR IGNORE INTO blobs (cid, mime_type, size, created_at) VALUES (?, ?, ?, ?)',
+        cid,
+        mimeType,
+        size,
+        new Date().toISOString(),
+      )
+      return { cid }
+    })
+  }
+
+  blob(cid: string): Promise<Outcome<{ mimeType: string; size: number } | null>> {
+    return outcome(async () => {
+      const row = this.sql
+        .exec<{ mime_type: string; size: number }>('SELECT mime_type, size FROM blobs WHERE cid = ?', cid)
+        .toArray()[0]
+      return row ? { mimeType: row.mime_type, size: row.size } : null
+    })
+  }
+
+  listBlobs(limit: number, cursor?: string): Promise<Outcome<{ cids: string[]; cursor?: string }>> {
+    return outcome(async () => {
+      await this.agent()
+      const cids = this.sql
+        .exec<{ cid: string }>(
+          'SELECT cid FROM blobs WHERE cid > ? ORDER BY cid LIMIT ?',
+          cursor ?? '',
+          limit,
+        )
+        .toArray()
+        .map((r) => r.cid)
+      return { cids, ...(cids.length === limit ? { cursor: cids.at(-1) } : {}) }
+    })
+  }
+}

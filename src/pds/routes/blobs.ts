@@ -1,0 +1,65 @@
+/**
+ * Blobs: bytes in R2 under their CID, metadata in the agent's object. The R2
+ * I/O happens here in the Worker, never while the AgentDO awaits it.
+ */
+import type { Context } from 'hono'
+import { cidForRaw, cidToString, parseCid } from '../../atproto/cid.ts'
+import type { Env } from '../../env.ts'
+import { requireCaller } from '../../http/auth.ts'
+import { boundedBytes, invalidRequest, unwrap, XrpcError } from '../../http/xrpc.ts'
+import type { AgentAuth } from '../agent-do.ts'
+import { agentStub, resolveRepo } from '../agents.ts'
+
+type C = Context<{ Bindings: Env }>
+
+export function blobLimit(env: Env): number {
+  const n = Number(env.MURMUR_BLOB_LIMIT)
+  return Number.isInteger(n) && n > 0 ? n : 10 * 1024 * 1024
+}
+
+export const blobKey = (did: string, cid: string) => `blobs/${did}/${cid}`
+
+export async function uploadBlob(c: C) {
+  const who = await requireCaller(c)
+  // The blob lands in the caller's own repo; the operator names one with ?repo=.
+  let did: string
+  let auth: AgentAuth
+  if (who.kind === 'admin') {
+    did = await resolveRepo(c.env, c.req.query('repo'))
+    auth = who
+  } else {
+    did = who.did
+    auth = { kind: 'session', sid: who.sid }
+  }
+  const mimeType = (c.req.header('content-type') ?? 'application/octet-stream').split(';')[0]!.trim()
+  const bytes = await boundedBytes(c.req.raw, blobLimit(c.env))
+  if (bytes.length === 0) throw invalidRequest('Blob is empty')
+  const cid = cidToString(await cidForRaw(bytes))
+  const stub = agentStub(c.env, did)
+  unwrap(await stub.session(auth)) // a revoked session must not upload either
+  await c.env.BLOBS.put(blobKey(did, cid), bytes, { httpMetadata: { contentType: mimeType } })
+  unwrap(await stub.registerBlob(auth, cid, mimeType, bytes.length))
+  return c.json({ blob: { $type: 'blob', ref: { $link: cid }, mimeType, size: bytes.length } })
+}
+
+export async function getBlob(c: C) {
+  const did = await resolveRepo(c.env, c.req.query('did'))
+  const raw = c.req.query('cid') ?? ''
+  let cid: string
+  try {
+    cid = cidToString(parseCid(raw))
+  } catch {
+    throw invalidRequest(`Invalid cid: ${raw}`)
+  }
+  const meta = unwrap(await agentStub(c.env, did).blob(cid))
+  const obj = meta ? await c.env.BLOBS.get(blobKey(did, cid)) : null
+  if (!meta || !obj) throw new XrpcError(400, 'BlobNotFound', `Blob not found: ${cid}`)
+  return new Response(obj.body, {
+    headers: {
+      'content-type': meta.mimeType,
+      'content-length': String(meta.size),
+      'x-content-type-options': 'nosniff',
+      'content-security-policy': "default-src 'none'; sandbox",
+    },
+  })
+}

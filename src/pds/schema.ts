@@ -1,0 +1,51 @@
+/** The AgentDO's SQLite schema, as versioned migrations. */
+import type { Migration } from '../storage/migrations.ts'
+
+export const AGENT_MIGRATIONS: readonly Migration[] = [
+  [
+    // One row: who this agent is and where its repo stands.
+    `CREATE TABLE agent (
+      id INTEGER PRIMARY KEY CHECK (id = 1),
+      did TEXT NOT NULL,
+      handle TEXT NOT NULL,
+      key_type TEXT NOT NULL,
+      signing_key BLOB NOT NULL,
+      password_hash TEXT,
+      status TEXT NOT NULL DEFAULT 'active',
+      root_cid TEXT,
+      rev TEXT,
+      created_at TEXT NOT NULL
+    )`,
+    'CREATE TABLE blocks (cid TEXT PRIMARY KEY, bytes BLOB NOT NULL, rev TEXT NOT NULL)',
+    'CREATE INDEX blocks_rev ON blocks (rev)',
+    `CREATE TABLE records (
+      collection TEXT NOT NULL,
+      rkey TEXT NOT NULL,
+      cid TEXT NOT NULL,
+      rev TEXT NOT NULL,
+      PRIMARY KEY (collection, rkey)
+    )`,
+    // Commit events waiting for the relay's acknowledgement (written in the commit's transaction).
+    `CREATE TABLE outbox (
+      id INTEGER PRIMARY KEY AUTOINCREMENT,
+      rev TEXT NOT NULL,
+      kind TEXT NOT NULL,
+      event BLOB NOT NULL,
+      created_at TEXT NOT NULL
+    )`,
+    `CREATE TABLE sessions (
+      id TEXT PRIMARY KEY,
+      refresh_jti TEXT NOT NULL,
+      created_at TEXT NOT NULL,
+      expires_at INTEGER NOT NULL
+    )`,
+    `CREATE TABLE blobs (
+      cid TEXT PRIMARY KEY,
+      mime_type TEXT NOT NULL,
+      size INTEGER NOT NULL,
+      created_at TEXT NOT NULL
+    )`,
+    // Which records reference which blobs, so listBlobs and deletes stay exact.
+    'CREATE TABLE record_blobs (blob_cid TEXT NOT NULL, record_uri TEXT NOT NULL, PRIMARY KEY (blob_cid, record_uri))',
+  ],
+]
