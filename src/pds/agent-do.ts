@@ -93,7 +93,7 @@ export class AgentDO extends DurableObject<Env> {
 
   private async load(): Promise<Loaded> {
     const row = this.row()
-    if (!row || !row.root_cid) throw new XrpcError(400, 'RepoNotFound', 'Could not find repo')
+    if (!row?.root_cid) throw new XrpcError(400, 'RepoNotFound', 'Could not find repo')
     const keypair = await openSigningKey(
       this.secret(),
       row.did,
