@@ -6,6 +6,7 @@ import { Hono } from 'hono'
 import { type Env, networkDomain, publicUrl, serviceDid, VERSION } from './env.ts'
 import { toFailure, xrpcError } from './http/xrpc.ts'
 import { identityRoutes } from './pds/routes/identity.ts'
+import { importRoutes } from './pds/routes/import.ts'
 import { repoRoutes } from './pds/routes/repo.ts'
 import { serverRoutes } from './pds/routes/server.ts'
 import { syncRoutes } from './pds/routes/sync.ts'
@@ -31,6 +32,7 @@ app.route('/', identityRoutes)
 app.route('/', serverRoutes)
 app.route('/', repoRoutes)
 app.route('/', syncRoutes)
+app.route('/', importRoutes)
 
 app.all('/xrpc/:nsid', (c) =>
   xrpcError(c, 501, 'MethodNotImplemented', `Method not implemented: ${c.req.param('nsid')}`),

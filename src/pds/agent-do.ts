@@ -7,7 +7,7 @@ import { DurableObject } from 'cloudflare:workers'
 import { cidToString, parseCid } from '../atproto/cid.ts'
 import { importKeypair, type KeyType } from '../atproto/keys.ts'
 import { MemoryBlockStore } from '../atproto/mst/index.ts'
-import { Repo } from '../atproto/repo/index.ts'
+import { Repo, verifyRepoCar } from '../atproto/repo/index.ts'
 import { TidClock } from '../atproto/syntax/index.ts'
 import { hashPassword, verifyPassword } from '../auth/password.ts'
 import { tokenKey } from '../auth/secret.ts'
@@ -238,24 +238,57 @@ export class AgentDO extends DurableObject<Env> {
     })
   }
 
+  private writeContext(agent: Loaded) {
+    return {
+      did: agent.did,
+      repo: agent.repo,
+      sql: this.sql,
+      store: this.store,
+      clock: this.clock,
+      transactionSync: <T>(fn: () => T) => this.ctx.storage.transactionSync(fn),
+    }
+  }
+
   // ── the one write path ───────────────────────────────────────────────────
 
   write(auth: AgentAuth, ops: WriteOp[], opts: WriteOptions = {}): Promise<Outcome<CommitSummary>> {
     return outcome(() =>
       this.exclusive(async () => {
         const agent = await this.writable(auth)
-        return commitWrites(
-          {
-            did: agent.did,
-            repo: agent.repo,
-            sql: this.sql,
-            store: this.store,
-            clock: this.clock,
-            transactionSync: (fn) => this.ctx.storage.transactionSync(fn),
-          },
-          ops,
-          opts,
-        )
+        return commitWrites(this.writeContext(agent), ops, opts)
+      }),
+    )
+  }
+
+  /**
+   * Restore or move a repo: the CAR's records become this agent's records in
+   * one commit signed by this agent (the MST, and so the data CID, match the
+   * source). The CAR must be a complete, well-formed repo.
+   */
+  importCar(auth: AgentAuth, car: Uint8Array): Promise<Outcome<CommitSummary | { commit: null }>> {
+    return outcome(() =>
+      this.exclusive(async () => {
+        const agent = await this.writable(auth)
+        const source = await verifyRepoCar(car)
+        const incoming = new Map(source.records.map((r) => [`${r.collection}/${r.rkey}`, r]))
+        const ops: WriteOp[] = []
+        for (const r of source.records) {
+          const current = agent.repo.getRecordCid(r.collection, r.rkey)
+          if (current && cidToString(current) === cidToString(r.cid)) continue
+          ops.push({
+            action: 'update',
+            collection: r.collection,
+            rkey: r.rkey,
+            record: r.record as Record<string, unknown>,
+          })
+        }
+        for (const path of this.reads.paths())
+          if (!incoming.has(path)) {
+            const slash = path.indexOf('/')
+            ops.push({ action: 'delete', collection: path.slice(0, slash), rkey: path.slice(slash + 1) })
+          }
+        if (ops.length === 0) return { commit: null }
+        return commitWrites(this.writeContext(agent), ops, { maxWrites: Number.POSITIVE_INFINITY })
       }),
     )
   }

@@ -67,6 +67,14 @@ export class AgentReads {
     }
   }
 
+  /** Every record path (`collection/rkey`) in the index. */
+  paths(): string[] {
+    return this.sql
+      .exec<{ p: string }>("SELECT collection || '/' || rkey AS p FROM records")
+      .toArray()
+      .map((r) => r.p)
+  }
+
   collections(): string[] {
     return this.sql
       .exec<{ collection: string }>('SELECT DISTINCT collection FROM records ORDER BY collection')

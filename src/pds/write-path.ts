@@ -28,6 +28,8 @@ export interface WriteOptions {
   validate?: boolean
   /** Expected current commit CID. */
   swapCommit?: string
+  /** Internal callers (repo import) may commit more than XRPC's 200 writes at once. */
+  maxWrites?: number
 }
 
 export interface WriteResult {
@@ -55,7 +57,8 @@ const MAX_WRITES = 200
 /** Check and normalise the writes against the repo's current state and our lexicons. */
 function prepareWrites(ctx: WriteContext, ops: WriteOp[], opts: WriteOptions): [RepoWrite[], WriteResult[]] {
   if (ops.length === 0) throw invalidRequest('No writes given')
-  if (ops.length > MAX_WRITES) throw invalidRequest(`At most ${MAX_WRITES} writes per commit`)
+  const max = opts.maxWrites ?? MAX_WRITES
+  if (ops.length > max) throw invalidRequest(`At most ${max} writes per commit`)
   if (opts.swapCommit !== undefined && opts.swapCommit !== cidToString(ctx.repo.cid))
     throw new XrpcError(400, 'InvalidSwap', `Commit was at ${cidToString(ctx.repo.cid)}`)
   const writes: RepoWrite[] = []
