@@ -117,6 +117,13 @@ export class AgentDO extends DurableObject<Env> {
     return run
   }
 
+  /** The agent for public reads: a deleted agent's repo is gone. */
+  private async readable(): Promise<Loaded> {
+    const agent = await this.agent()
+    if (agent.status === 'deleted') throw new XrpcError(400, 'RepoNotFound', 'Repo has been deleted')
+    return agent
+  }
+
   private async authorize(auth: AgentAuth): Promise<Loaded> {
     const agent = await this.agent()
     if (auth.kind === 'session' && !agent.sessions.isLive(auth.sid))
@@ -299,22 +306,22 @@ export class AgentDO extends DurableObject<Env> {
     Outcome<{ did: string; handle: string; status: AgentStatus; cid: string; rev: string }>
   > {
     return outcome(async () => {
-      const a = await this.agent()
+      const a = await this.readable()
       return { did: a.did, handle: a.handle, status: a.status, cid: cidToString(a.repo.cid), rev: a.repo.rev }
     })
   }
 
   getRecord(collection: string, rkey: string, cid?: string) {
-    return outcome(async () => this.reads.getRecord((await this.agent()).did, collection, rkey, cid))
+    return outcome(async () => this.reads.getRecord((await this.readable()).did, collection, rkey, cid))
   }
 
   listRecords(collection: string, opts: { limit: number; cursor?: string; reverse?: boolean }) {
-    return outcome(async () => this.reads.listRecords((await this.agent()).did, collection, opts))
+    return outcome(async () => this.reads.listRecords((await this.readable()).did, collection, opts))
   }
 
   collections() {
     return outcome(async () => {
-      await this.agent()
+      await this.readable()
       return this.reads.collections()
     })
   }
@@ -322,21 +329,21 @@ export class AgentDO extends DurableObject<Env> {
   /** The repo as a CAR stream: whole, or only blocks written after `since` (a rev). */
   exportCar(since?: string): Promise<Outcome<ReadableStream<Uint8Array>>> {
     return outcome(async () => {
-      const a = await this.agent()
+      const a = await this.readable()
       return this.reads.exportCar(a.repo.cid, since)
     })
   }
 
   getBlocks(cids: string[]) {
     return outcome(async () => {
-      const a = await this.agent()
+      const a = await this.readable()
       return this.reads.blocksCar(a.repo.cid, cids)
     })
   }
 
   recordProof(collection: string, rkey: string) {
     return outcome(async () => {
-      const a = await this.agent()
+      const a = await this.readable()
       return this.reads.recordProofCar(a.repo, collection, rkey)
     })
   }

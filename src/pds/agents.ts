@@ -3,7 +3,7 @@
  * DID, named by it), and resolution of a `repo` parameter (handle or DID).
  */
 import { isDid, isHandle, normalizeHandle } from '../atproto/syntax/index.ts'
-import { Directory } from '../directory/directory.ts'
+import { type AgentRow, Directory } from '../directory/directory.ts'
 import type { Env } from '../env.ts'
 import { invalidRequest, XrpcError } from '../http/xrpc.ts'
 
@@ -11,19 +11,37 @@ export function agentStub(env: Env, did: string) {
   return env.AGENTS.get(env.AGENTS.idFromName(did))
 }
 
-/** Resolve a handle or DID to a registered agent's DID. */
+/**
+ * Directory lookups, remembered briefly per isolate: the write hot path should
+ * not pay a D1 round trip per request. Status changes are enforced by the
+ * agent's own object, so a stale entry here never lets a write through.
+ */
+const CACHE_MS = 10_000
+const MAX_CACHED = 10_000
+const cache = new Map<string, { row: AgentRow | null; at: number }>()
+
+async function lookup(env: Env, key: string): Promise<AgentRow | null> {
+  const hit = cache.get(key)
+  if (hit && Date.now() - hit.at < CACHE_MS) return hit.row
+  const dir = new Directory(env.DB)
+  const row = isDid(key) ? await dir.byDid(key) : await dir.byHandle(key)
+  if (cache.size >= MAX_CACHED) cache.clear()
+  // Only hits are remembered, so a new agent is visible at once.
+  if (row) cache.set(key, { row, at: Date.now() })
+  return row
+}
+
+/** Forget cached lookups of an agent (after its status or handle changes here). */
+export function forgetAgent(...keys: string[]): void {
+  for (const k of keys) cache.delete(k)
+}
+
+/** Resolve a handle or DID to a registered, undeleted agent's DID. */
 export async function resolveRepo(env: Env, repo: string | undefined): Promise<string> {
   if (!repo) throw invalidRequest('repo is required')
-  const dir = new Directory(env.DB)
-  if (isDid(repo)) {
-    const row = await dir.byDid(repo)
-    if (!row) throw new XrpcError(400, 'RepoNotFound', `Could not find repo: ${repo}`)
-    if (row.status === 'deleted') throw new XrpcError(400, 'RepoNotFound', `Repo has been deleted: ${repo}`)
-    return repo
-  }
-  const handle = normalizeHandle(repo)
-  if (!isHandle(handle)) throw invalidRequest(`Invalid repo: ${repo}`)
-  const row = await dir.byHandle(handle)
+  const key = isDid(repo) ? repo : normalizeHandle(repo)
+  if (!isDid(key) && !isHandle(key)) throw invalidRequest(`Invalid repo: ${repo}`)
+  const row = await lookup(env, key)
   if (!row || row.status === 'deleted')
     throw new XrpcError(400, 'RepoNotFound', `Could not find repo: ${repo}`)
   return row.did

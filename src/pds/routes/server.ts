@@ -12,7 +12,7 @@ import { caller, requireAdmin, requireCaller } from '../../http/auth.ts'
 import { invalidRequest, jsonBody, optStr, str, unwrap, XrpcError } from '../../http/xrpc.ts'
 import { didDocument } from '../../identity/did-document.ts'
 import { createIdentity, rotateSigningKey } from '../../identity/network.ts'
-import { agentStub, resolveRepo } from '../agents.ts'
+import { agentStub, forgetAgent, resolveRepo } from '../agents.ts'
 
 type C = Context<{ Bindings: Env }>
 export const serverRoutes = new Hono<{ Bindings: Env }>()
@@ -125,6 +125,7 @@ serverRoutes.post('/xrpc/agent.admin.deleteAccount', async (c) => {
   const did = await resolveRepo(c.env, optStr(await jsonBody(c), 'did'))
   unwrap(await agentStub(c.env, did).setStatus('deleted'))
   await new Directory(c.env.DB).setStatus(did, 'deleted')
+  forgetAgent(did)
   return c.json({ did, status: 'deleted' })
 })
 

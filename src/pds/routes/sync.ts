@@ -63,11 +63,19 @@ syncRoutes.get('/xrpc/com.atproto.sync.listRepos', async (c) => {
   const limit = limitParam(c, 1000, 500)
   const rows = await new Directory(c.env.DB).list(limit, c.req.query('cursor') || undefined)
   const repos = await Promise.all(
-    rows.map(async (r) => {
-      const head = unwrap(await agentStub(c.env, r.did).head())
-      const active = head.status === 'active'
-      return { did: r.did, head: head.cid, rev: head.rev, active, ...(active ? {} : { status: head.status }) }
-    }),
+    rows
+      .filter((r) => r.status !== 'deleted')
+      .map(async (r) => {
+        const head = unwrap(await agentStub(c.env, r.did).head())
+        const active = head.status === 'active'
+        return {
+          did: r.did,
+          head: head.cid,
+          rev: head.rev,
+          active,
+          ...(active ? {} : { status: head.status }),
+        }
+      }),
   )
   return c.json({ repos, ...(rows.length === limit ? { cursor: rows.at(-1)!.did } : {}) })
 })
