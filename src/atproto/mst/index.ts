@@ -1,0 +1,26 @@
+export {
+  ArenaBlockStore,
+  asCid,
+  type BlockStore,
+  blockMatchesCid,
+  bytesEqual,
+  cidForCborSync,
+  cidForRawSync,
+  cidStr,
+  getBlock,
+  MemoryBlockStore,
+  type WritableBlockStore,
+} from './blocks.ts'
+export { decodeNode, encodeNode, type NodeData } from './codec.ts'
+export { diffMst, type MstDiff } from './diff.ts'
+export {
+  assertValidMstKey,
+  commonPrefixLength,
+  isValidMstKey,
+  keyHeight,
+  leadingZerosOnHash,
+  MAX_MST_KEY_LENGTH,
+} from './key.ts'
+export { type ListOptions, Mst, type MstBlock, type MstEntry, type MstLoadOptions } from './mst.ts'
+export { MstNode } from './node.ts'
+export { sha256 } from './sha256.ts'
