@@ -37,7 +37,7 @@ export async function signOperation(op: UnsignedOperation, rotationKey: Keypair)
 
 /** The CID of a signed operation, which the next op names as `prev`. */
 export async function operationCid(op: SignedOperation): Promise<string> {
-  return cidToString(await cidForCbor(encodeCbor(op)))
+  return cidToString(cidForCbor(encodeCbor(op)))
 }
 
 /** `did:cf:` + the first 24 base32 characters of sha-256(DAG-CBOR(signed genesis op)). */

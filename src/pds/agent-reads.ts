@@ -2,9 +2,11 @@
  * Reads of an agent's repo: the record index (getRecord, listRecords), CAR
  * exports (whole, since a rev), block fetches and record proofs.
  */
+
+import { type CarBlockBytes, carBytes, carChunks } from '../atproto/car.ts'
 import { decodeCbor } from '../atproto/cbor.ts'
 import { type Cid, cidToString, parseCid } from '../atproto/cid.ts'
-import { type CarBlockBytes, carBytes, carChunks, type Repo, repoBlocks } from '../atproto/repo/index.ts'
+import { type Repo, repoBlocks } from '../atproto/repo/index.ts'
 import { invalidRequest, XrpcError } from '../http/xrpc.ts'
 import type { SqlBlockStore } from './sql-block-store.ts'
 

@@ -4,9 +4,9 @@
  */
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { carToBytes, readCar, writeCar } from '../../src/atproto/car.ts'
+import { carBytes, parseCar } from '../../src/atproto/car.ts'
 import { decodeCbor, encodeCbor } from '../../src/atproto/cbor.ts'
-import { cidForCbor, cidToLink, decodeCid, parseCid } from '../../src/atproto/cid.ts'
+import { cidForCbor, decodeCid, parseCid } from '../../src/atproto/cid.ts'
 import { AtprotoError } from '../../src/atproto/errors.ts'
 import { parseDidKeyString } from '../../src/atproto/keys.ts'
 import { Lexicons, parseLexiconDoc } from '../../src/atproto/lexicon/index.ts'
@@ -25,7 +25,7 @@ async function typedOrOk(fn: () => unknown): Promise<void> {
 
 const byteDecoders: Record<string, (b: Uint8Array) => unknown> = {
   cbor: (b) => decodeCbor(b),
-  car: (b) => readCar(b, { verify: true }),
+  car: (b) => parseCar(b, { verify: true }),
   cid: (b) => decodeCid(b),
   varint: (b) => decodeVarint(b),
 }
@@ -38,8 +38,8 @@ const stringDecoders: Record<string, (s: string) => unknown> = {
 /** A valid sample per decoder, so truncation explores near-valid input. */
 async function validSamples(): Promise<Record<string, Uint8Array>> {
   const cbor = encodeCbor({ $type: 'x.y.z', text: 'hello', n: 42, list: [1, 2, { a: null }] })
-  const cid = await cidForCbor(cbor)
-  const car = await carToBytes(writeCar([cidToLink(cid)], [{ cid, bytes: cbor }]))
+  const cid = cidForCbor(cbor)
+  const car = carBytes([cid], [{ cid: cid.bytes, bytes: cbor }])
   return { cbor, car, cid: cid.bytes, varint: new Uint8Array([0xac, 0x82, 0x01]) }
 }
 

@@ -8,16 +8,8 @@ import fc from 'fast-check'
 import { CID } from 'multiformats/cid'
 import { describe, expect, it } from 'vitest'
 import { encodeCbor } from '../../src/atproto/cbor.ts'
-import { type Cid, cidToString } from '../../src/atproto/cid.ts'
-import {
-  ArenaBlockStore,
-  bytesEqual,
-  cidForCborSync,
-  cidStr,
-  diffMst,
-  MemoryBlockStore,
-  Mst,
-} from '../../src/atproto/mst/index.ts'
+import { type Cid, cidForCbor, cidToString } from '../../src/atproto/cid.ts'
+import { ArenaBlockStore, bytesEqual, diffMst, MemoryBlockStore, Mst } from '../../src/atproto/mst/index.ts'
 import { finalizeStats } from '../../src/atproto/mst/node.ts'
 
 /** Small seeded PRNG (mulberry32) so failures replay. */
@@ -50,7 +42,7 @@ function randomKey(rand: () => number): string {
 
 let valueCounter = 0
 function freshValue(): Cid {
-  return cidForCborSync(encodeCbor({ n: valueCounter++ }))
+  return cidForCbor(encodeCbor({ n: valueCounter++ }))
 }
 
 const toRef = (cid: Cid): CID => CID.decode(cid.bytes)
@@ -106,7 +98,7 @@ async function applyRef(mst: MST, ops: Op[]): Promise<MST> {
 }
 
 function allNodeCids(mst: Mst): Set<string> {
-  return new Set([...mst.nodes()].map((b) => b.cidStr))
+  return new Set([...mst.nodes()].map((b) => b.cidToString))
 }
 
 /** Brute-force checks of diff, proofs and listing between two consecutive trees. */
@@ -172,7 +164,7 @@ describe('block stores', () => {
     for (let i = 0; i < 6000; i++) {
       const size = rand() < 0.01 ? 200_000 + Math.floor(rand() * 100_000) : Math.floor(rand() * 700)
       const bytes = new Uint8Array(size).map(() => Math.floor(rand() * 256))
-      const cid = cidStr(cidForCborSync(bytes))
+      const cid = cidToString(cidForCbor(bytes))
       arena.put(cid, bytes)
       plain.put(cid, bytes)
       if (i % 7 === 0) {
@@ -250,7 +242,7 @@ describe('MST vs @atproto/repo', () => {
           }
           // Persisted and reloaded lazily from a block store, the tree reads the same.
           const store = new MemoryBlockStore()
-          for (const b of ours.nodes()) store.put(b.cidStr, b.bytes)
+          for (const b of ours.nodes()) store.put(b.cidToString, b.bytes)
           const loaded = Mst.load(store, ours.rootCid(), { strict: true })
           expect(loaded.entries().map((e) => `${e.key}=${str(e.value)}`)).toEqual(
             [...live].sort(([x], [y]) => (x < y ? -1 : 1)).map(([k, v]) => `${k}=${str(v)}`),

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { sha256 } from '../../src/atproto/mst/index.ts'
-import { sha256Resume } from '../../src/atproto/mst/sha256.ts'
+import { sha256Resume } from '../../src/atproto/sha256.ts'
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex')
 const ref = (b: Uint8Array) => createHash('sha256').update(b).digest('hex')

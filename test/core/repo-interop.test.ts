@@ -14,15 +14,14 @@ import {
 } from '@atproto/repo'
 import { CID } from 'multiformats/cid'
 import { describe, expect, it } from 'vitest'
-import { carToBytes } from '../../src/atproto/car.ts'
-import { type Cid, cidToString } from '../../src/atproto/cid.ts'
+import { carBytes, carToBytes, parseCar } from '../../src/atproto/car.ts'
+import { type Cid, cidForCbor, cidToString } from '../../src/atproto/cid.ts'
 import { AtprotoError } from '../../src/atproto/errors.ts'
 import { generateKeypair, type Keypair, type KeyType } from '../../src/atproto/keys.ts'
-import { cidForCborSync, cidStr, encodeNode, MemoryBlockStore } from '../../src/atproto/mst/index.ts'
+import { encodeNode, MemoryBlockStore } from '../../src/atproto/mst/index.ts'
 import { encodeCommitGeneric } from '../../src/atproto/repo/commit.ts'
 import {
   type CommitResult,
-  carBytes,
   commitSliceBlocks,
   commitSliceCar,
   decodeCommit,
@@ -31,7 +30,6 @@ import {
   exportRepoCarBytes,
   exportRepoCarSince,
   loadRepoFromCar,
-  parseCar,
   Repo,
   type RepoWrite,
   repoCar,
@@ -152,7 +150,7 @@ describe.each<KeyType>(['p256', 'secp256k1'])('our repo, %s key', (type) => {
     let prevRev = ''
     for (const r of results) {
       const c = decodeCommit(r.commitBytes)
-      expect(cidToString(cidForCborSync(encodeCommit(c)))).toBe(cidToString(r.cid))
+      expect(cidToString(cidForCbor(encodeCommit(c)))).toBe(cidToString(r.cid))
       const refCommit = {
         did: c.did,
         version: 3 as const,
@@ -195,7 +193,7 @@ describe.each<KeyType>(['p256', 'secp256k1'])('our repo, %s key', (type) => {
     // Drop each MST node of a mixed commit's slice in turn: every one is needed or harmless, never accepted wrongly.
     const mixed = results[results.length - 1]!
     const blocks = commitSliceBlocks(mixed)
-    const mstNodes = [...blocks.keys()].filter((k) => k !== cidStr(mixed.cid) && !isRecord(mixed, k))
+    const mstNodes = [...blocks.keys()].filter((k) => k !== cidToString(mixed.cid) && !isRecord(mixed, k))
     let needed = 0
     for (const drop of mstNodes) {
       const partial = new Map(blocks)
@@ -223,7 +221,7 @@ describe.each<KeyType>(['p256', 'secp256k1'])('our repo, %s key', (type) => {
 })
 
 function isRecord(r: CommitResult, cid: string): boolean {
-  return r.ops.some((o) => o.cid !== null && cidStr(o.cid) === cid)
+  return r.ops.some((o) => o.cid !== null && cidToString(o.cid) === cid)
 }
 
 describe('repos written by @atproto/repo', () => {
@@ -315,25 +313,25 @@ describe('tampering and malformed repos', () => {
   it('rejects a validly signed but non-canonical tree', async () => {
     const keypair = await generateKeypair('p256')
     const rec = new Uint8Array([0xa1, 0x61, 0x61, 0x01]) // {a: 1}
-    const recCid = cidForCborSync(rec)
-    const blocks = new Map<string, Uint8Array>([[cidStr(recCid), rec]])
+    const recCid = cidForCbor(rec)
+    const blocks = new Map<string, Uint8Array>([[cidToString(recCid), rec]])
     // "blue" has height 1; "com.example/asdf"-style keys mostly 0: put two keys out of order in one node.
     const badNodes: Uint8Array[] = [
       encodeNode(['com.example.a/b', 'com.example.a/a'], [recCid, recCid], [null, null, null]), // out of order
-      encodeNode(['com.example.a/x'], [recCid], [cidForCborSync(encodeNode([], [], [null])).bytes, null]), // subtree under layer 0
+      encodeNode(['com.example.a/x'], [recCid], [cidForCbor(encodeNode([], [], [null])).bytes, null]), // subtree under layer 0
     ]
     for (const nodeBytes of badNodes) {
-      const nodeCid = cidForCborSync(nodeBytes)
+      const nodeCid = cidForCbor(nodeBytes)
       const commit = await signCommit(
         { did: DID, version: 3, data: nodeCid, rev: '3kaaaaaaaaaa2', prev: null },
         keypair,
       )
       const commitBytes = encodeCommit(commit)
-      const commitCid = cidForCborSync(commitBytes)
+      const commitCid = cidForCbor(commitBytes)
       const all = new Map(blocks)
-      all.set(cidStr(nodeCid), nodeBytes)
-      all.set(cidStr(commitCid), commitBytes)
-      all.set(cidStr(cidForCborSync(encodeNode([], [], [null]))), encodeNode([], [], [null]))
+      all.set(cidToString(nodeCid), nodeBytes)
+      all.set(cidToString(commitCid), commitBytes)
+      all.set(cidToString(cidForCbor(encodeNode([], [], [null]))), encodeNode([], [], [null]))
       const car = carBytes(
         [commitCid],
         [...all].map(([k, bytes]) => ({ cid: CID.parse(k).bytes, bytes })),

@@ -6,9 +6,9 @@
  * (plus absent `t`/`l`, read as null) and fails with InvalidMst otherwise.
  */
 import type { Cid } from '../cid.ts'
+import { cidFromBytes36 } from '../cid.ts'
 import { fail } from '../errors.ts'
 import { allocBytes } from './alloc.ts'
-import { cidFromBytes36 } from './blocks.ts'
 
 export interface NodeData {
   keys: string[]

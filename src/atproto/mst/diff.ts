@@ -4,7 +4,8 @@
  * change, not of the trees.
  */
 import type { Cid } from '../cid.ts'
-import { bytesEqual, cidStr } from './blocks.ts'
+import { cidToString } from '../cid.ts'
+import { bytesEqual } from './blocks.ts'
 import type { Mst } from './mst.ts'
 import { finalize, MstNode } from './node.ts'
 
@@ -42,8 +43,8 @@ class Diff implements MstDiff {
   get newLeafCids(): Set<string> {
     if (this._new === null) {
       const out = new Set<string>()
-      for (const op of this.adds) out.add(cidStr(op.cid))
-      for (const op of this.updates) out.add(cidStr(op.cid))
+      for (const op of this.adds) out.add(cidToString(op.cid))
+      for (const op of this.updates) out.add(cidToString(op.cid))
       this._new = out
     }
     return this._new
@@ -51,8 +52,8 @@ class Diff implements MstDiff {
   get removedLeafCids(): Set<string> {
     if (this._removed === null) {
       const out = new Set<string>()
-      for (const op of this.deletes) out.add(cidStr(op.prev))
-      for (const op of this.updates) out.add(cidStr(op.prev))
+      for (const op of this.deletes) out.add(cidToString(op.prev))
+      for (const op of this.updates) out.add(cidToString(op.prev))
       for (const cid of this.newLeafCids) out.delete(cid)
       this._removed = out
     }

@@ -1,12 +1,8 @@
+export { sha256 } from '../sha256.ts'
 export {
   ArenaBlockStore,
-  asCid,
   type BlockStore,
-  blockMatchesCid,
   bytesEqual,
-  cidForCborSync,
-  cidForRawSync,
-  cidStr,
   getBlock,
   MemoryBlockStore,
   type WritableBlockStore,
@@ -23,4 +19,3 @@ export {
 } from './key.ts'
 export { type ListOptions, Mst, type MstBlock, type MstEntry, type MstLoadOptions } from './mst.ts'
 export { MstNode } from './node.ts'
-export { sha256 } from './sha256.ts'

@@ -3,7 +3,7 @@
  * (leading zero bits of sha-256(key), counted in 2-bit chunks: fanout 4).
  */
 import { fail } from '../errors.ts'
-import { sha256Into } from './sha256.ts'
+import { sha256Into } from '../sha256.ts'
 
 export const MAX_MST_KEY_LENGTH = 1024
 

@@ -5,8 +5,9 @@
  * computed lazily, so a batch of writes re-encodes each touched node once.
  */
 import type { Cid } from '../cid.ts'
+import { asCid } from '../cid.ts'
 import { fail } from '../errors.ts'
-import { asCid, type BlockStore, MemoryBlockStore } from './blocks.ts'
+import { type BlockStore, MemoryBlockStore } from './blocks.ts'
 import { assertValidMstKey, leadingZerosOnHash } from './key.ts'
 import { finalize, type LoadContext, lowerBound, MstNode } from './node.ts'
 import { nodeGet, replace, rootInsert, rootRemove } from './ops.ts'
@@ -34,7 +35,7 @@ export interface MstLoadOptions {
 
 export interface MstBlock {
   cid: Cid
-  cidStr: string
+  cidToString: string
   bytes: Uint8Array
 }
 
@@ -120,7 +121,7 @@ export class Mst {
   finalize(): { root: Cid; blocks: MstBlock[] } {
     const blocks: MstBlock[] = []
     const root = finalize(this.root, (n) =>
-      blocks.push({ cid: n.cid!, cidStr: n.cidString, bytes: n.bytes! }),
+      blocks.push({ cid: n.cid!, cidToString: n.cidString, bytes: n.bytes! }),
     )
     return { root, blocks }
   }
@@ -197,7 +198,7 @@ export class Mst {
 }
 
 function blockOf(n: MstNode): MstBlock {
-  return { cid: n.cid!, cidStr: n.cidString, bytes: n.getBytes() }
+  return { cid: n.cid!, cidToString: n.cidString, bytes: n.getBytes() }
 }
 
 function* walkNode(node: MstNode): Generator<{ node: MstBlock } | { leaf: MstEntry }> {

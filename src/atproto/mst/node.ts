@@ -9,12 +9,13 @@
  * the right of entry i (`t`).
  */
 import type { Cid } from '../cid.ts'
+import { cidForCbor, cidFromBytes36, cidToString } from '../cid.ts'
 import { fail } from '../errors.ts'
+import { type HashMidstate, sha256Resume } from '../sha256.ts'
 import { isSlabView } from './alloc.ts'
-import { type BlockStore, bytesEqual, cidForCborSync, cidFromBytes36, cidStr, getBlock } from './blocks.ts'
+import { type BlockStore, bytesEqual, getBlock } from './blocks.ts'
 import { decodeNode, encodeNode, entryOffset, lastEntryOffset } from './codec.ts'
 import { isValidMstKey, leadingZerosOnHash } from './key.ts'
-import { type HashMidstate, sha256Resume } from './sha256.ts'
 
 export interface LoadContext {
   store: BlockStore
@@ -109,7 +110,7 @@ export class MstNode {
   get cidString(): string {
     if (this._cidStr === null) {
       if (this.cid === null) fail('InvalidMst', 'node CID not computed yet')
-      this._cidStr = cidStr(this.cid)
+      this._cidStr = cidToString(this.cid)
     }
     return this._cidStr
   }
@@ -232,7 +233,7 @@ export function finalize(node: MstNode, onNew?: (node: MstNode) => void): Cid {
   node.bytes = bytes
   node.canonical = true
   finalizeStats.encoded++
-  if (bytes.length < RESUMABLE_HASH_MIN) node.cid = cidForCborSync(bytes)
+  if (bytes.length < RESUMABLE_HASH_MIN) node.cid = cidForCbor(bytes)
   else {
     const cidBytes = new Uint8Array(36)
     cidBytes[0] = 1

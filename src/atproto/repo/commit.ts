@@ -4,11 +4,10 @@
  */
 import { BytesWrapper, CidLinkWrapper } from '@atcute/cbor'
 import { decodeCbor, encodeCborTrusted } from '../cbor.ts'
-import { type Cid, decodeCid } from '../cid.ts'
+import { type Cid, cidForCbor, decodeCid } from '../cid.ts'
 import { fail } from '../errors.ts'
 import { type Keypair, verifySignature } from '../keys.ts'
 import { allocBytes } from '../mst/alloc.ts'
-import { cidForCborSync } from '../mst/blocks.ts'
 import { isDid, isTid } from '../syntax/index.ts'
 
 export interface UnsignedCommit {
@@ -228,5 +227,5 @@ export async function verifyCommit(
 
 /** CID of a commit block. */
 export function commitCid(bytes: Uint8Array): Cid {
-  return cidForCborSync(bytes)
+  return cidForCbor(bytes)
 }

@@ -3,29 +3,30 @@
  * MST with each record after the entry that points at it), a partial export
  * of what changed since an older commit, and the CAR slice of a commit event.
  */
-import { type Cid, parseCid } from '../cid.ts'
-import { type BlockStore, cidStr, getBlock } from '../mst/blocks.ts'
+
+import { type CarBlockBytes, carBytes, carChunks } from '../car.ts'
+import { type Cid, cidToString, parseCid } from '../cid.ts'
+import { type BlockStore, getBlock } from '../mst/blocks.ts'
 import { diffMst } from '../mst/diff.ts'
 import { Mst } from '../mst/mst.ts'
-import { type CarBlockBytes, carBytes, carChunks } from './car-io.ts'
 import { decodeCommit } from './commit.ts'
 import type { Repo } from './repo.ts'
 import type { CommitResult } from './types.ts'
 
 /** Every block of the repo at `commitCid`, commit first, each block once. */
 export function* repoBlocks(store: BlockStore, commitCid: Cid, mst?: Mst): Generator<CarBlockBytes> {
-  const commitKey = cidStr(commitCid)
+  const commitKey = cidToString(commitCid)
   const commitBytes = getBlock(store, commitKey)
   yield { cid: commitCid.bytes, bytes: commitBytes }
   const tree = mst ?? Mst.load(store, decodeCommit(commitBytes).data)
   const seen = new Set<string>([commitKey])
   for (const item of tree.walk()) {
     if ('node' in item) {
-      if (seen.has(item.node.cidStr)) continue
-      seen.add(item.node.cidStr)
+      if (seen.has(item.node.cidToString)) continue
+      seen.add(item.node.cidToString)
       yield { cid: item.node.cid.bytes, bytes: item.node.bytes }
     } else {
-      const key = cidStr(item.leaf.value)
+      const key = cidToString(item.leaf.value)
       if (seen.has(key)) continue
       seen.add(key)
       yield { cid: item.leaf.value.bytes, bytes: getBlock(store, key) }
@@ -62,10 +63,10 @@ export function* repoBlocksSince(
   commitCid: Cid,
   sinceCommitCid: Cid,
 ): Generator<CarBlockBytes> {
-  const commitBytes = getBlock(store, cidStr(commitCid))
+  const commitBytes = getBlock(store, cidToString(commitCid))
   yield { cid: commitCid.bytes, bytes: commitBytes }
   const after = Mst.load(store, decodeCommit(commitBytes).data)
-  const before = Mst.load(store, decodeCommit(getBlock(store, cidStr(sinceCommitCid))).data)
+  const before = Mst.load(store, decodeCommit(getBlock(store, cidToString(sinceCommitCid))).data)
   const diff = diffMst(before, after)
   for (const [key, bytes] of diff.newBlocks) yield { cid: parseKey(key), bytes }
   for (const key of diff.newLeafCids) yield { cid: parseKey(key), bytes: getBlock(store, key) }
@@ -91,7 +92,7 @@ function parseKey(key: string): Uint8Array {
 export function commitSliceBlocks(result: CommitResult): Map<string, Uint8Array> {
   const out = new Map<string, Uint8Array>()
   // Commit block first.
-  out.set(cidStr(result.cid), result.commitBytes)
+  out.set(cidToString(result.cid), result.commitBytes)
   for (const [k, v] of result.newBlocks) out.set(k, v)
   for (const op of result.ops) result.mst.coveringProof(op.path, out)
   return out

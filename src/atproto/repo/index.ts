@@ -1,4 +1,3 @@
-export { type CarBlockBytes, type CarContents, carBytes, carChunks, parseCar } from './car-io.ts'
 export {
   commitCid,
   decodeCommit,

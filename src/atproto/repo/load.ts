@@ -1,8 +1,9 @@
 /** Opening repos from a CAR or a block store. */
+
+import { parseCar } from '../car.ts'
 import type { Cid } from '../cid.ts'
 import { fail } from '../errors.ts'
 import { MemoryBlockStore, type WritableBlockStore } from '../mst/blocks.ts'
-import { parseCar } from './car-io.ts'
 import { Repo } from './repo.ts'
 import type { RepoOptions } from './types.ts'
 

@@ -6,16 +6,10 @@
  */
 import { decodeCbor, encodeCbor } from '../cbor.ts'
 import type { Cid } from '../cid.ts'
+import { cidForCbor, cidToString } from '../cid.ts'
 import { fail } from '../errors.ts'
 import type { Keypair } from '../keys.ts'
-import {
-  bytesEqual,
-  cidForCborSync,
-  cidStr,
-  getBlock,
-  MemoryBlockStore,
-  type WritableBlockStore,
-} from '../mst/blocks.ts'
+import { bytesEqual, getBlock, MemoryBlockStore, type WritableBlockStore } from '../mst/blocks.ts'
 import { diffMst } from '../mst/diff.ts'
 import { Mst } from '../mst/mst.ts'
 import { flushPromotions } from '../mst/node.ts'
@@ -77,9 +71,9 @@ export class Repo {
     const { root, blocks } = mst.finalize()
     const commit = await signCommit({ did, version: 3, data: root, rev: clock.next(), prev: null }, keypair)
     const bytes = encodeCommit(commit)
-    const cid = cidForCborSync(bytes)
-    for (const b of blocks) store.put(b.cidStr, b.bytes)
-    store.put(cidStr(cid), bytes)
+    const cid = cidForCbor(bytes)
+    for (const b of blocks) store.put(b.cidToString, b.bytes)
+    store.put(cidToString(cid), bytes)
     const repo = new Repo(store, commit, cid, mst, keypair, clock)
     repo.lastClockRev = commit.rev
     return repo
@@ -87,7 +81,7 @@ export class Repo {
 
   /** Open a repo from its store and head commit. Without a keypair it is read-only. */
   static load(store: WritableBlockStore, commitCid: Cid, opts: Omit<RepoOptions, 'store'> = {}): Repo {
-    const commit = decodeCommit(getBlock(store, cidStr(commitCid)))
+    const commit = decodeCommit(getBlock(store, cidToString(commitCid)))
     const mst = Mst.load(store, commit.data)
     return new Repo(store, commit, commitCid, mst, opts.keypair ?? null, opts.clock ?? new TidClock())
   }
@@ -112,7 +106,7 @@ export class Repo {
   /** The record's decoded value, or null when absent. */
   getRecord(collection: string, rkey: string): unknown {
     const cid = this.getRecordCid(collection, rkey)
-    return cid === null ? null : decodeCbor(getBlock(this.store, cidStr(cid)))
+    return cid === null ? null : decodeCbor(getBlock(this.store, cidToString(cid)))
   }
 
   /** Records of one collection in rkey order. */
@@ -198,7 +192,7 @@ export class Repo {
       }
       if (w.action === 'create') {
         const bytes = encodeRecord(w.record, path)
-        const cid = cidForCborSync(bytes)
+        const cid = cidForCbor(bytes)
         const next = mst.tryAdd(path, cid)
         if (next === null) fail('InvalidCommit', `record already exists: ${path}`)
         mst = next
@@ -216,7 +210,7 @@ export class Repo {
       if (w.action !== 'update') fail('InvalidCommit', `unknown action ${String(w.action)}`)
       if (prev === null) fail('InvalidCommit', `cannot update missing record ${path}`)
       const bytes = encodeRecord(w.record, path)
-      const cid = cidForCborSync(bytes)
+      const cid = cidForCbor(bytes)
       mst = mst.update(path, cid)
       records.push(cid, bytes)
       ops.push({ action: 'update', path, cid, prev })
@@ -233,17 +227,17 @@ export class Repo {
     signing.catch(ignore)
     flushPromotions()
     for (let i = 0; i < records.length; i += 2)
-      newBlocks.set(cidStr(records[i] as Cid), records[i + 1] as Uint8Array)
+      newBlocks.set(cidToString(records[i] as Cid), records[i + 1] as Uint8Array)
     const diff = diffMst(before, mst)
     for (const [c, bytes] of diff.newBlocks) newBlocks.set(c, bytes)
     if (store) for (const [c, bytes] of newBlocks) this.store.put(c, bytes)
     const removedCids = new Set<string>()
-    removedCids.add(cidStr(this._cid))
+    removedCids.add(cidToString(this._cid))
     for (const c of diff.removedNodes) if (!newBlocks.has(c)) removedCids.add(c)
     // Records dropped by updates and deletes (unless re-added by this commit).
     for (const op of ops) {
       if (op.prev === null) continue
-      const c = cidStr(op.prev)
+      const c = cidToString(op.prev)
       if (!newBlocks.has(c)) removedCids.add(c)
     }
     const prepared = prepareCommit(unsigned)
@@ -251,8 +245,8 @@ export class Repo {
     const commit: SignedCommit = { did: unsigned.did, version: 3, data, rev, prev: null, sig }
     if (this._mst !== before) fail('InvalidCommit', 'repo changed during commit')
     const commitBytes = prepared.fill(commit.sig)
-    const cid = cidForCborSync(commitBytes)
-    const cidString = cidStr(cid)
+    const cid = cidForCbor(commitBytes)
+    const cidString = cidToString(cid)
     newBlocks.set(cidString, commitBytes)
     const result: CommitResult = {
       cid,

@@ -2,21 +2,15 @@
  * Verification of whole repos (CAR exports) and of sync 1.1 commit events
  * (inductive proof: undo the ops on the partial tree, land on `prevData`).
  */
+
+import { parseCar } from '../car.ts'
 import { decodeCbor } from '../cbor.ts'
 import type { Cid } from '../cid.ts'
+import { asCid, blockMatchesCid, cidToString } from '../cid.ts'
 import { AtprotoError, fail } from '../errors.ts'
 import type { PublicKey } from '../keys.ts'
-import {
-  asCid,
-  type BlockStore,
-  blockMatchesCid,
-  bytesEqual,
-  cidStr,
-  getBlock,
-  MemoryBlockStore,
-} from '../mst/blocks.ts'
+import { type BlockStore, bytesEqual, getBlock, MemoryBlockStore } from '../mst/blocks.ts'
 import { Mst } from '../mst/mst.ts'
-import { parseCar } from './car-io.ts'
 import { decodeCommit, type SignedCommit, verifyCommit } from './commit.ts'
 import { parseDataKey, type WriteAction } from './types.ts'
 
@@ -49,7 +43,7 @@ async function loadCommit(
   did: string | undefined,
   didKey: string | PublicKey | undefined,
 ): Promise<SignedCommit> {
-  const bytes = getBlock(store, cidStr(commitCid))
+  const bytes = getBlock(store, cidToString(commitCid))
   if (didKey !== undefined) return verifyCommit(bytes, didKey, did)
   const commit = decodeCommit(bytes)
   if (did !== undefined && commit.did !== did)
@@ -81,7 +75,7 @@ export async function verifyRepo(
     const { key, value } = item.leaf
     if (prev !== null && !(prev < key)) fail('InvalidMst', `keys out of order across nodes at ${key}`)
     prev = key
-    const bytes = getBlock(checked, cidStr(value))
+    const bytes = getBlock(checked, cidToString(value))
     let record: unknown = null
     if (decodeRecords) {
       record = decodeCbor(bytes)
@@ -179,7 +173,7 @@ export async function verifyCommitProof(
       } else {
         if (opCid === null) fail('InvalidProof', `${op.action} of ${op.path} has no cid`)
         if (!sameCid(now, opCid)) fail('InvalidProof', `${op.path} does not hold the op's cid`)
-        if (!store.has(cidStr(opCid))) fail('InvalidProof', `record block for ${op.path} is missing`)
+        if (!store.has(cidToString(opCid))) fail('InvalidProof', `record block for ${op.path} is missing`)
       }
     }
     for (const op of input.ops) {

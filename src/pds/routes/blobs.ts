@@ -34,7 +34,7 @@ export async function uploadBlob(c: C) {
   const mimeType = (c.req.header('content-type') ?? 'application/octet-stream').split(';')[0]!.trim()
   const bytes = await boundedBytes(c.req.raw, blobLimit(c.env))
   if (bytes.length === 0) throw invalidRequest('Blob is empty')
-  const cid = cidToString(await cidForRaw(bytes))
+  const cid = cidToString(cidForRaw(bytes))
   const stub = agentStub(c.env, did)
   unwrap(await stub.session(auth)) // a revoked session must not upload either
   await c.env.BLOBS.put(blobKey(did, cid), bytes, { httpMetadata: { contentType: mimeType } })
