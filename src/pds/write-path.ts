@@ -53,6 +53,8 @@ export interface WriteContext {
 }
 
 const MAX_WRITES = 200
+/** The largest record a commit may carry, as its DAG-CBOR block. */
+export const MAX_RECORD_BYTES = 1024 * 1024
 
 /** Check and normalise the writes against the repo's current state and our lexicons. */
 function prepareWrites(ctx: WriteContext, ops: WriteOp[], opts: WriteOptions): [RepoWrite[], WriteResult[]] {
@@ -172,6 +174,16 @@ export async function commitWrites(
 ): Promise<CommitSummary> {
   const [writes, results] = prepareWrites(ctx, ops, opts)
   const result = await ctx.repo.prepare(writes)
+  // Checked on the encoded block, so it holds for every path in (XRPC writes, applyWrites, imports).
+  for (const op of result.ops) {
+    const size = op.cid ? (result.newBlocks.get(cidToString(op.cid))?.length ?? 0) : 0
+    if (size > MAX_RECORD_BYTES)
+      throw new XrpcError(
+        413,
+        'PayloadTooLarge',
+        `Record ${op.path} is ${size} bytes; at most ${MAX_RECORD_BYTES}`,
+      )
+  }
   ctx.transactionSync(() => storeCommit(ctx, result))
   ctx.repo.advance(result)
   for (const [i, op] of result.ops.entries()) if (op.cid) results[i]!.cid = cidToString(op.cid)

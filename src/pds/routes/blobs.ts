@@ -6,7 +6,7 @@ import type { Context } from 'hono'
 import { cidForRaw, cidToString, parseCid } from '../../atproto/cid.ts'
 import type { Env } from '../../env.ts'
 import { requireCaller } from '../../http/auth.ts'
-import { boundedBytes, invalidRequest, unwrap, XrpcError } from '../../http/xrpc.ts'
+import { boundedBytes, forbidden, invalidRequest, unwrap, XrpcError } from '../../http/xrpc.ts'
 import type { AgentAuth } from '../agent-do.ts'
 import { agentStub, resolveRepo } from '../agents.ts'
 
@@ -31,12 +31,14 @@ export async function uploadBlob(c: C) {
     did = who.did
     auth = { kind: 'session', sid: who.sid }
   }
+  const stub = agentStub(c.env, did)
+  // A revoked session, or an account that cannot write, must not leave bytes in R2 either.
+  const account = unwrap(await stub.session(auth))
+  if (!account.active) throw forbidden(`Account is ${account.status ?? 'not active'}`)
   const mimeType = (c.req.header('content-type') ?? 'application/octet-stream').split(';')[0]!.trim()
   const bytes = await boundedBytes(c.req.raw, blobLimit(c.env))
   if (bytes.length === 0) throw invalidRequest('Blob is empty')
   const cid = cidToString(cidForRaw(bytes))
-  const stub = agentStub(c.env, did)
-  unwrap(await stub.session(auth)) // a revoked session must not upload either
   await c.env.BLOBS.put(blobKey(did, cid), bytes, { httpMetadata: { contentType: mimeType } })
   unwrap(await stub.registerBlob(auth, cid, mimeType, bytes.length))
   return c.json({ blob: { $type: 'blob', ref: { $link: cid }, mimeType, size: bytes.length } })

@@ -4,7 +4,7 @@
  * the admin token; reads are public.
  */
 import { type Context, Hono } from 'hono'
-import { isNsid, isRecordKey } from '../../atproto/syntax/index.ts'
+import { isDid, isNsid, isRecordKey } from '../../atproto/syntax/index.ts'
 import { Directory } from '../../directory/directory.ts'
 import type { Env } from '../../env.ts'
 import { requireCaller } from '../../http/auth.ts'
@@ -49,6 +49,7 @@ function swapRecord(body: Record<string, unknown>): string | null | undefined {
 }
 
 const MAX_RECORD_BODY = 1024 * 1024 + 64 * 1024
+const MAX_APPLY_WRITES_BODY = 16 * 1024 * 1024
 
 repoRoutes.post('/xrpc/com.atproto.repo.createRecord', async (c) => {
   const body = await jsonBody(c, MAX_RECORD_BODY)
@@ -99,7 +100,8 @@ const WRITE_TYPES: Record<string, WriteOp['action']> = {
 }
 
 repoRoutes.post('/xrpc/com.atproto.repo.applyWrites', async (c) => {
-  const body = await jsonBody(c, 200 * MAX_RECORD_BODY)
+  // Far below 200 × 1 MB: a Worker has 128 MB of memory, and a batch that large is no longer one request's work.
+  const body = await jsonBody(c, MAX_APPLY_WRITES_BODY)
   const { did, auth } = await writer(c, body)
   if (!Array.isArray(body.writes)) throw invalidRequest('writes must be an array')
   const ops = body.writes.map((w: unknown, i: number): WriteOp => {
@@ -149,6 +151,13 @@ export function limitParam(c: C, max: number, fallback: number): number {
   if (!Number.isInteger(n) || n < 1 || n > max)
     throw invalidRequest(`limit must be an integer from 1 to ${max}`)
   return n
+}
+
+/** A cursor for listings ordered by DID: the last DID of the page before. */
+export function didCursor(c: C): string | undefined {
+  const cursor = c.req.query('cursor') || undefined
+  if (cursor !== undefined && !isDid(cursor)) throw invalidRequest('Invalid cursor')
+  return cursor
 }
 
 repoRoutes.get('/xrpc/com.atproto.repo.listRecords', async (c) => {

@@ -13,6 +13,7 @@ import { invalidRequest, jsonBody, optStr, str, unwrap, XrpcError } from '../../
 import { didDocument } from '../../identity/did-document.ts'
 import { createIdentity, rotateSigningKey } from '../../identity/network.ts'
 import { agentStub, forgetAgent, resolveRepo } from '../agents.ts'
+import { didCursor, limitParam } from './repo.ts'
 
 type C = Context<{ Bindings: Env }>
 export const serverRoutes = new Hono<{ Bindings: Env }>()
@@ -131,8 +132,8 @@ serverRoutes.post('/xrpc/agent.admin.deleteAccount', async (c) => {
 
 serverRoutes.get('/xrpc/agent.admin.listAgents', async (c) => {
   await requireAdmin(c)
-  const limit = Math.min(Math.max(Number(c.req.query('limit') ?? 50) || 50, 1), 1000)
-  const rows = await new Directory(c.env.DB).list(limit, c.req.query('cursor') || undefined)
+  const limit = limitParam(c, 1000, 50)
+  const rows = await new Directory(c.env.DB).list(limit, didCursor(c))
   return c.json({
     agents: rows,
     ...(rows.length === limit ? { cursor: rows.at(-1)!.did } : {}),

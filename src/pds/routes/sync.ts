@@ -3,13 +3,13 @@
  * record proofs, blocks, blobs, and the repo listing. All public.
  */
 import { type Context, Hono } from 'hono'
-import { isTid } from '../../atproto/syntax/index.ts'
+import { isCidString, isTid } from '../../atproto/syntax/index.ts'
 import { Directory } from '../../directory/directory.ts'
 import type { Env } from '../../env.ts'
 import { invalidRequest, unwrap } from '../../http/xrpc.ts'
 import { agentStub, resolveRepo } from '../agents.ts'
 import { getBlob } from './blobs.ts'
-import { limitParam, recordParams } from './repo.ts'
+import { didCursor, limitParam, recordParams } from './repo.ts'
 
 type C = Context<{ Bindings: Env }>
 export const syncRoutes = new Hono<{ Bindings: Env }>()
@@ -46,9 +46,9 @@ syncRoutes.get('/xrpc/com.atproto.sync.getBlob', getBlob)
 
 syncRoutes.get('/xrpc/com.atproto.sync.listBlobs', async (c) => {
   const did = await didParam(c)
-  const out = unwrap(
-    await agentStub(c.env, did).listBlobs(limitParam(c, 1000, 500), c.req.query('cursor') || undefined),
-  )
+  const cursor = c.req.query('cursor') || undefined
+  if (cursor !== undefined && !isCidString(cursor)) throw invalidRequest('Invalid cursor')
+  const out = unwrap(await agentStub(c.env, did).listBlobs(limitParam(c, 1000, 500), cursor))
   return c.json(out)
 })
 
@@ -61,7 +61,7 @@ syncRoutes.get('/xrpc/com.atproto.sync.getRepoStatus', async (c) => {
 
 syncRoutes.get('/xrpc/com.atproto.sync.listRepos', async (c) => {
   const limit = limitParam(c, 1000, 500)
-  const rows = await new Directory(c.env.DB).list(limit, c.req.query('cursor') || undefined)
+  const rows = await new Directory(c.env.DB).list(limit, didCursor(c))
   const repos = await Promise.all(
     rows
       .filter((r) => r.status !== 'deleted')
