@@ -2,6 +2,7 @@
 export interface Env {
   DB: D1Database
   AGENTS: DurableObjectNamespace<import('./pds/agent-do.ts').AgentDO>
+  RELAY: DurableObjectNamespace<import('./relay/relay-do.ts').RelayDO>
   BLOBS: R2Bucket
   MURMUR_DOMAIN?: string
   MURMUR_PUBLIC_URL?: string
@@ -11,6 +12,12 @@ export interface Env {
   MURMUR_BLOB_LIMIT?: string
   /** Operator bearer token for admin calls. */
   MURMUR_ADMIN_TOKEN?: string
+  /** Relay event log retention: hours (default 72) and a cap on events (default 1,000,000). */
+  MURMUR_RELAY_RETENTION_HOURS?: string
+  MURMUR_RELAY_MAX_EVENTS?: string
+  /** Firehose flow control: a subscriber's unread-bytes bound and assumed floor read rate. */
+  MURMUR_RELAY_MAX_BUFFERED_BYTES?: string
+  MURMUR_RELAY_DRAIN_BYTES_PER_SEC?: string
 }
 
 export const VERSION = '0.1.0'

@@ -10,8 +10,10 @@ import { importRoutes } from './pds/routes/import.ts'
 import { repoRoutes } from './pds/routes/repo.ts'
 import { serverRoutes } from './pds/routes/server.ts'
 import { syncRoutes } from './pds/routes/sync.ts'
+import { relayRoutes } from './relay/routes.ts'
 
 export { AgentDO } from './pds/agent-do.ts'
+export { RelayDO } from './relay/relay-do.ts'
 
 const app = new Hono<{ Bindings: Env }>()
 
@@ -33,6 +35,7 @@ app.route('/', serverRoutes)
 app.route('/', repoRoutes)
 app.route('/', syncRoutes)
 app.route('/', importRoutes)
+app.route('/', relayRoutes)
 
 app.all('/xrpc/:nsid', (c) =>
   xrpcError(c, 501, 'MethodNotImplemented', `Method not implemented: ${c.req.param('nsid')}`),

@@ -16,6 +16,7 @@ import { authRequired, forbidden, type Outcome, outcome, XrpcError } from '../ht
 import { migrateSql } from '../storage/migrations.ts'
 import { openSigningKey, sealSigningKey } from './agent-keys.ts'
 import { AgentReads } from './agent-reads.ts'
+import { Outbox } from './outbox.ts'
 import { AGENT_MIGRATIONS } from './schema.ts'
 import { Sessions, type SessionTokens } from './sessions.ts'
 import { SqlBlockStore } from './sql-block-store.ts'
@@ -59,13 +60,20 @@ export class AgentDO extends DurableObject<Env> {
   private loaded: Promise<Loaded> | null = null
   private writeLock: Promise<unknown> = Promise.resolve()
   readonly reads: AgentReads
+  readonly outbox: Outbox
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env)
     this.sql = ctx.storage.sql
     this.store = new SqlBlockStore(this.sql)
     this.reads = new AgentReads(this.sql, this.store)
+    this.outbox = new Outbox(ctx, env)
     migrateSql(this.sql, AGENT_MIGRATIONS)
+  }
+
+  /** Alarms only schedule work: today, retrying the outbox push to the relay. */
+  override async alarm(): Promise<void> {
+    await this.outbox.alarm()
   }
 
   private row(): AgentRow | undefined {
@@ -183,7 +191,8 @@ export class AgentDO extends DurableObject<Env> {
     return outcome(async () => {
       const agent = await this.agent()
       this.sql.exec('UPDATE agent SET status = ? WHERE id = 1', status)
-      if (status !== 'active') agent.sessions.revokeAll()
+      // As in atproto, sessions survive deactivation (so the agent can reactivate); deletion ends them.
+      if (status === 'deleted') agent.sessions.revokeAll()
       agent.status = status
       return { status }
     })
@@ -262,7 +271,9 @@ export class AgentDO extends DurableObject<Env> {
     return outcome(() =>
       this.exclusive(async () => {
         const agent = await this.writable(auth)
-        return commitWrites(this.writeContext(agent), ops, opts)
+        const summary = await commitWrites(this.writeContext(agent), ops, opts)
+        this.outbox.kick()
+        return summary
       }),
     )
   }
@@ -295,7 +306,11 @@ export class AgentDO extends DurableObject<Env> {
             ops.push({ action: 'delete', collection: path.slice(0, slash), rkey: path.slice(slash + 1) })
           }
         if (ops.length === 0) return { commit: null }
-        return commitWrites(this.writeContext(agent), ops, { maxWrites: Number.POSITIVE_INFINITY })
+        const summary = await commitWrites(this.writeContext(agent), ops, {
+          maxWrites: Number.POSITIVE_INFINITY,
+        })
+        this.outbox.kick()
+        return summary
       }),
     )
   }

@@ -1,0 +1,125 @@
+/**
+ * The AgentDO's outbox drain. The write path stores each commit's event in
+ * the `outbox` table in the commit's own transaction; this pushes those rows
+ * to the relay, oldest first and in batches, and deletes them once the relay
+ * acknowledges them. It runs after each commit (the write does not wait for
+ * it) and from an alarm that retries with backoff until the relay answers.
+ *
+ * Crash safety: an alarm is set before the first push of a burst, so rows
+ * left by a crash are pushed again; the relay de-duplicates re-sends by
+ * (did, kind, rev), so a row acknowledged but not yet deleted is never
+ * emitted twice.
+ */
+import type { Env } from '../env.ts'
+import { relayStub } from '../relay/relay-do.ts'
+import type { IngestEvent } from '../relay/sequencer.ts'
+
+const BATCH_ROWS = 100
+/** Keep one RPC well under the runtime's message limit even with large commits. */
+const BATCH_BYTES = 8 * 1024 * 1024
+const RETRY_MS = 1000
+const MAX_RETRY_MS = 30_000
+
+interface Row extends Record<string, SqlStorageValue> {
+  id: number
+  rev: string
+  kind: string
+  event: ArrayBuffer
+}
+
+export class Outbox {
+  private running = false
+  private again = false
+  private failures = 0
+  private alarmSet = false
+
+  constructor(
+    private readonly ctx: DurableObjectState,
+    private readonly env: Env,
+  ) {}
+
+  /** After a commit: drain soon, in the background. While backing off, the alarm does it. */
+  kick(): void {
+    if (this.running) {
+      this.again = true
+      return
+    }
+    if (this.failures > 0) return
+    if (!this.alarmSet) {
+      // The safety net goes in with the commit's own write batch.
+      this.alarmSet = true
+      void this.ctx.storage.setAlarm(Date.now() + RETRY_MS)
+    }
+    void this.run()
+  }
+
+  /** The alarm: drain, or schedule the next try with backoff. */
+  async alarm(): Promise<void> {
+    this.alarmSet = false
+    if (this.running) {
+      this.again = true
+      return this.retryLater(RETRY_MS)
+    }
+    await this.run()
+  }
+
+  pending(): number {
+    return this.ctx.storage.sql.exec<{ n: number }>('SELECT count(*) AS n FROM outbox').one().n
+  }
+
+  private async run(): Promise<void> {
+    this.running = true
+    try {
+      do {
+        this.again = false
+        await this.drain()
+      } while (this.again)
+      this.failures = 0
+    } catch (err) {
+      this.failures++
+      console.error('outbox push failed', err instanceof Error ? err.message : String(err))
+      this.retryLater(Math.min(MAX_RETRY_MS, RETRY_MS * 2 ** (this.failures - 1)))
+    } finally {
+      this.running = false
+    }
+  }
+
+  private retryLater(ms: number): void {
+    this.alarmSet = true
+    void this.ctx.storage.setAlarm(Date.now() + ms)
+  }
+
+  /** Push until the outbox is empty; throws when the relay cannot be reached or refuses a row. */
+  private async drain(): Promise<void> {
+    const sql = this.ctx.storage.sql
+    const did = sql.exec<{ did: string }>('SELECT did FROM agent WHERE id = 1').toArray()[0]?.did
+    if (!did) return
+    for (;;) {
+      const rows: Row[] = []
+      let bytes = 0
+      for (const r of sql.exec<Row>(
+        'SELECT id, rev, kind, event FROM outbox ORDER BY id LIMIT ?',
+        BATCH_ROWS,
+      )) {
+        if (rows.length > 0 && bytes + r.event.byteLength > BATCH_BYTES) break
+        rows.push(r)
+        bytes += r.event.byteLength
+      }
+      if (rows.length === 0) return
+      const events: IngestEvent[] = rows.map((r) => ({
+        did,
+        rev: r.rev,
+        kind: r.kind,
+        body: new Uint8Array(r.event),
+      }))
+      const result = await relayStub(this.env).ingest(events)
+      const acked = new Set(result.acked.map((a) => `${a.kind} ${a.rev}`))
+      this.ctx.storage.transactionSync(() => {
+        for (const r of rows)
+          if (acked.has(`${r.kind} ${r.rev}`)) sql.exec('DELETE FROM outbox WHERE id = ?', r.id)
+      })
+      if (result.rejected.length > 0)
+        throw new Error(`relay rejected ${result.rejected.length} event(s): ${result.rejected[0]!.reason}`)
+    }
+  }
+}
