@@ -1,15 +1,25 @@
 /**
- * `npm run bench`: runs every suite, prints a table, writes bench/results.json.
- * Each suite measures Murmur and a peer baseline in the same run.
+ * `npm run bench [suite…]`: runs every suite (or the ones named), prints a
+ * table, writes bench/results.json. Each suite measures Murmur and a peer
+ * baseline in the same run. A partial run keeps the other suites' results.
  */
-import { writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { BenchEntry } from './lib.ts'
 import core from './suites/core.ts'
+import http from './suites/http.ts'
 
-const suites: Array<[string, () => Promise<BenchEntry[]>]> = [['core', core]]
+const suites: Array<[string, () => Promise<BenchEntry[]>]> = [
+  ['core', core],
+  ['http', http],
+]
 const only = process.argv.slice(2)
+const unknown = only.filter((name) => !suites.some(([s]) => s === name))
+if (unknown.length > 0) {
+  console.error(`unknown suite(s): ${unknown.join(', ')}; suites: ${suites.map(([s]) => s).join(', ')}`)
+  process.exit(2)
+}
 
 const results: BenchEntry[] = []
 for (const [name, run] of suites) {
@@ -26,5 +36,12 @@ for (const [name, run] of suites) {
 }
 
 const out = join(dirname(fileURLToPath(import.meta.url)), 'results.json')
-writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`)
+// A partial run replaces its own entries (by name) and keeps the rest.
+const kept =
+  only.length > 0 && existsSync(out)
+    ? (JSON.parse(readFileSync(out, 'utf8')) as BenchEntry[]).filter(
+        (old) => !results.some((e) => e.name === old.name),
+      )
+    : []
+writeFileSync(out, `${JSON.stringify([...kept, ...results], null, 2)}\n`)
 console.log(`\nwrote ${out}`)
