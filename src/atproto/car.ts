@@ -4,6 +4,7 @@
  * repos of many small blocks), and a writer that batches blocks into chunks.
  */
 import * as Car from '@atcute/car'
+import { concat } from '@atcute/uint8array'
 import { blockMatchesCid, type Cid, type CidLink, cidFromLink, cidToString } from './cid.ts'
 import { fail, guard } from './errors.ts'
 
@@ -129,16 +130,6 @@ export async function carToBytes(
   chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
 ): Promise<Uint8Array> {
   const parts: Uint8Array[] = []
-  let size = 0
-  for await (const chunk of chunks) {
-    parts.push(chunk)
-    size += chunk.length
-  }
-  const out = new Uint8Array(size)
-  let offset = 0
-  for (const p of parts) {
-    out.set(p, offset)
-    offset += p.length
-  }
-  return out
+  for await (const chunk of chunks) parts.push(chunk)
+  return concat(parts)
 }

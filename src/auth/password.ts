@@ -4,6 +4,7 @@
  * `pbkdf2-sha256$<iterations>$<salt b64>$<hash b64>`.
  */
 import { fromBase64, toBase64 } from '@atcute/multibase'
+import { timingSafeEquals } from '@atcute/uint8array'
 
 const ITERATIONS = 100_000
 
@@ -26,12 +27,5 @@ export async function verifyPassword(password: string, stored: string): Promise<
   const [scheme, iter, salt, hash] = stored.split('$')
   if (scheme !== 'pbkdf2-sha256' || !iter || !salt || !hash) return false
   const actual = await derive(password, fromBase64(salt), Number(iter))
-  return constantTimeEqual(actual, fromBase64(hash))
-}
-
-export function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false
-  let diff = 0
-  for (let i = 0; i < a.length; i++) diff |= a[i]! ^ b[i]!
-  return diff === 0
+  return timingSafeEquals(actual, fromBase64(hash))
 }

@@ -3,9 +3,9 @@
  * (an access JWT). Session liveness (revocation) is checked by the agent's
  * object, which owns its sessions.
  */
+import { timingSafeEquals } from '@atcute/uint8array'
 import type { Context } from 'hono'
 import { type TokenClaims, type TokenScope, verifyToken } from '../auth/jwt.ts'
-import { constantTimeEqual } from '../auth/password.ts'
 import { tokenKey } from '../auth/secret.ts'
 import type { Env } from '../env.ts'
 import { authRequired, XrpcError } from './xrpc.ts'
@@ -43,7 +43,7 @@ function isAdminToken(env: Env, token: string): boolean {
   const admin = env.MURMUR_ADMIN_TOKEN
   if (!admin) return false
   const enc = new TextEncoder()
-  return constantTimeEqual(enc.encode(admin), enc.encode(token))
+  return timingSafeEquals(enc.encode(admin), enc.encode(token))
 }
 
 /** The caller, or null when no credentials were sent. Bad credentials are a 401. */

@@ -2,6 +2,7 @@
  * XRPC plumbing: the `{error, message}` failure body, typed errors that cross
  * the Durable Object RPC boundary as plain data, and body parsing with limits.
  */
+import { concat } from '@atcute/uint8array'
 import type { Context } from 'hono'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import { AtprotoError } from '../atproto/errors.ts'
@@ -99,13 +100,7 @@ export async function boundedBytes(req: Request, maxBytes: number): Promise<Uint
     }
     parts.push(value)
   }
-  const out = new Uint8Array(size)
-  let off = 0
-  for (const p of parts) {
-    out.set(p, off)
-    off += p.length
-  }
-  return out
+  return concat(parts, size)
 }
 
 /** Field readers that turn a wrong type into a clear 400. */

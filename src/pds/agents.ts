@@ -2,10 +2,14 @@
  * How the Worker reaches agents: the AgentDO stub for a DID (one object per
  * DID, named by it), and resolution of a `repo` parameter (handle or DID).
  */
+
+import type { Context } from 'hono'
 import { isDid, isHandle, normalizeHandle } from '../atproto/syntax/index.ts'
 import { type AgentRow, Directory } from '../directory/directory.ts'
 import type { Env } from '../env.ts'
-import { invalidRequest, XrpcError } from '../http/xrpc.ts'
+import { requireCaller } from '../http/auth.ts'
+import { forbidden, invalidRequest, XrpcError } from '../http/xrpc.ts'
+import type { AgentAuth } from './agent-do.ts'
 
 export function agentStub(env: Env, did: string) {
   return env.AGENTS.get(env.AGENTS.idFromName(did))
@@ -45,4 +49,19 @@ export async function resolveRepo(env: Env, repo: string | undefined): Promise<s
   if (!row || row.status === 'deleted')
     throw new XrpcError(400, 'RepoNotFound', `Could not find repo: ${repo}`)
   return row.did
+}
+
+/**
+ * The agent a call acts on, and with what right: a session acts on its own
+ * agent (naming another is a 403); the operator names one with `repo`.
+ */
+export async function actingAgent(
+  c: Context<{ Bindings: Env }>,
+  repo: string | undefined,
+): Promise<{ did: string; auth: AgentAuth }> {
+  const who = await requireCaller(c)
+  if (who.kind === 'admin') return { did: await resolveRepo(c.env, repo), auth: who }
+  if (repo !== undefined && (await resolveRepo(c.env, repo)) !== who.did)
+    throw forbidden(`This session cannot act for ${repo}`)
+  return { did: who.did, auth: { kind: 'session', sid: who.sid } }
 }

@@ -5,10 +5,8 @@
 import type { Context } from 'hono'
 import { cidForRaw, cidToString, parseCid } from '../../atproto/cid.ts'
 import type { Env } from '../../env.ts'
-import { requireCaller } from '../../http/auth.ts'
 import { boundedBytes, forbidden, invalidRequest, unwrap, XrpcError } from '../../http/xrpc.ts'
-import type { AgentAuth } from '../agent-do.ts'
-import { agentStub, resolveRepo } from '../agents.ts'
+import { actingAgent, agentStub, resolveRepo } from '../agents.ts'
 
 type C = Context<{ Bindings: Env }>
 
@@ -20,17 +18,8 @@ export function blobLimit(env: Env): number {
 export const blobKey = (did: string, cid: string) => `blobs/${did}/${cid}`
 
 export async function uploadBlob(c: C) {
-  const who = await requireCaller(c)
   // The blob lands in the caller's own repo; the operator names one with ?repo=.
-  let did: string
-  let auth: AgentAuth
-  if (who.kind === 'admin') {
-    did = await resolveRepo(c.env, c.req.query('repo'))
-    auth = who
-  } else {
-    did = who.did
-    auth = { kind: 'session', sid: who.sid }
-  }
+  const { did, auth } = await actingAgent(c, c.req.query('repo'))
   const stub = agentStub(c.env, did)
   // A revoked session, or an account that cannot write, must not leave bytes in R2 either.
   const account = unwrap(await stub.session(auth))

@@ -1,30 +1,19 @@
 /** com.atproto.repo.importRepo: a CAR body restores or moves an agent's repo. */
 import { Hono } from 'hono'
 import type { Env } from '../../env.ts'
-import { requireCaller } from '../../http/auth.ts'
 import { boundedBytes, invalidRequest, unwrap } from '../../http/xrpc.ts'
-import type { AgentAuth } from '../agent-do.ts'
-import { agentStub, resolveRepo } from '../agents.ts'
+import { actingAgent, agentStub } from '../agents.ts'
 
 export const importRoutes = new Hono<{ Bindings: Env }>()
 
 const MAX_IMPORT = 256 * 1024 * 1024
 
 importRoutes.post('/xrpc/com.atproto.repo.importRepo', async (c) => {
-  const who = await requireCaller(c)
   const type = c.req.header('content-type') ?? ''
   if (!type.startsWith('application/vnd.ipld.car'))
     throw invalidRequest('Expected a CAR (application/vnd.ipld.car)')
   // The session's own repo; the operator names one with ?repo=.
-  let did: string
-  let auth: AgentAuth
-  if (who.kind === 'admin') {
-    did = await resolveRepo(c.env, c.req.query('repo'))
-    auth = who
-  } else {
-    did = who.did
-    auth = { kind: 'session', sid: who.sid }
-  }
+  const { did, auth } = await actingAgent(c, c.req.query('repo'))
   const car = await boundedBytes(c.req.raw, MAX_IMPORT)
   const out = unwrap(await agentStub(c.env, did).importCar(auth, car))
   return c.json(out.commit ? { commit: out.commit } : {})

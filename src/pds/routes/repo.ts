@@ -7,24 +7,22 @@ import { type Context, Hono } from 'hono'
 import { isDid, isNsid, isRecordKey } from '../../atproto/syntax/index.ts'
 import { Directory } from '../../directory/directory.ts'
 import type { Env } from '../../env.ts'
-import { requireCaller } from '../../http/auth.ts'
-import { forbidden, invalidRequest, jsonBody, optStr, str, unwrap } from '../../http/xrpc.ts'
+import { invalidRequest, jsonBody, optStr, str, unwrap } from '../../http/xrpc.ts'
 import { didDocument } from '../../identity/did-document.ts'
-import type { AgentAuth } from '../agent-do.ts'
-import { agentStub, resolveRepo } from '../agents.ts'
-import type { WriteOp, WriteOptions } from '../write-path.ts'
+import { actingAgent, agentStub, resolveRepo } from '../agents.ts'
+import type { CommitSummary, WriteOp, WriteOptions } from '../write-path.ts'
 import { uploadBlob } from './blobs.ts'
 
 type C = Context<{ Bindings: Env }>
 export const repoRoutes = new Hono<{ Bindings: Env }>()
 
-/** The repo a write targets, and the caller's right to write it. */
-async function writer(c: C, body: Record<string, unknown>): Promise<{ did: string; auth: AgentAuth }> {
-  const who = await requireCaller(c)
-  const did = await resolveRepo(c.env, str(body, 'repo'))
-  if (who.kind === 'admin') return { did, auth: who }
-  if (who.did !== did) throw forbidden(`This session cannot write to ${did}`)
-  return { did, auth: { kind: 'session', sid: who.sid } }
+/** The repo a write targets (the body's `repo`), and the caller's right to write it. */
+const writer = (c: C, body: Record<string, unknown>) => actingAgent(c, str(body, 'repo'))
+
+/** The response of a single-record write. */
+function recordWritten(c: C, out: CommitSummary) {
+  const r = out.results[0]!
+  return c.json({ uri: r.uri, cid: r.cid, commit: out.commit, validationStatus: r.validationStatus })
 }
 
 function options(body: Record<string, unknown>): WriteOptions {
@@ -60,9 +58,7 @@ repoRoutes.post('/xrpc/com.atproto.repo.createRecord', async (c) => {
     rkey: optStr(body, 'rkey'),
     record: recordOf(body),
   }
-  const out = unwrap(await agentStub(c.env, did).write(auth, [op], options(body)))
-  const r = out.results[0]!
-  return c.json({ uri: r.uri, cid: r.cid, commit: out.commit, validationStatus: r.validationStatus })
+  return recordWritten(c, unwrap(await agentStub(c.env, did).write(auth, [op], options(body))))
 })
 
 repoRoutes.post('/xrpc/com.atproto.repo.putRecord', async (c) => {
@@ -75,9 +71,7 @@ repoRoutes.post('/xrpc/com.atproto.repo.putRecord', async (c) => {
     record: recordOf(body),
     swapRecord: swapRecord(body),
   }
-  const out = unwrap(await agentStub(c.env, did).write(auth, [op], options(body)))
-  const r = out.results[0]!
-  return c.json({ uri: r.uri, cid: r.cid, commit: out.commit, validationStatus: r.validationStatus })
+  return recordWritten(c, unwrap(await agentStub(c.env, did).write(auth, [op], options(body))))
 })
 
 repoRoutes.post('/xrpc/com.atproto.repo.deleteRecord', async (c) => {
