@@ -7,6 +7,7 @@
  * 503 that is sent again is wrangler dev's own proxy's (see DEV_PROXY_DROPPED).
  */
 import { cborToLexRecord, readCarWithRoot, verifyRepoCar } from '@atproto/repo'
+import { Agent, fetch } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type Network, startNetwork } from './network.ts'
 
@@ -62,6 +63,13 @@ async function signingKey(did: string): Promise<string> {
 const DEV_PROXY_DROPPED = 'Your worker restarted mid-request.'
 const MAX_ATTEMPTS = 5
 
+/**
+ * At most 64 sockets: wrangler dev's proxy resets connections when a thousand
+ * open at once. All 1,000 requests are still in flight together; they queue
+ * on these keep-alive connections and reach each agent concurrently.
+ */
+const pool = new Agent({ connections: 64 })
+
 interface Outcome {
   status: number
   attempts: number
@@ -79,6 +87,7 @@ async function create(account: Account, text: string): Promise<Outcome> {
     let raw = ''
     try {
       const res = await fetch(`${net.url}/xrpc/com.atproto.repo.createRecord`, {
+        dispatcher: pool,
         method: 'POST',
         headers: { authorization: `Bearer ${account.accessJwt}`, 'content-type': 'application/json' },
         body: JSON.stringify({

@@ -39,9 +39,25 @@ export interface Secrets {
   MURMUR_ADMIN_TOKEN: string
 }
 
-export async function startNetwork(
-  opts: { env?: Record<string, string>; stateDir?: string; secrets?: Secrets } = {},
-): Promise<Network> {
+type StartOptions = { env?: Record<string, string>; stateDir?: string; secrets?: Secrets }
+
+class EarlyExit extends Error {}
+
+/**
+ * Start a network; if wrangler exits before it answers (the free port was
+ * taken between our probe and its bind, say), try again on another port.
+ */
+export async function startNetwork(opts: StartOptions = {}): Promise<Network> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(opts)
+    } catch (err) {
+      if (!(err instanceof EarlyExit) || attempt >= 3) throw err
+    }
+  }
+}
+
+async function startOnce(opts: StartOptions): Promise<Network> {
   const port = await freePort()
   // A restart on the same state must reuse the secrets: keys at rest are wrapped with them.
   const secrets = opts.secrets ?? {
@@ -62,7 +78,7 @@ export async function startNetwork(
   const url = `http://127.0.0.1:${port}`
   const deadline = Date.now() + 90_000
   while (!out.includes(`running at ${url}`)) {
-    if (child.exitCode !== null) throw new Error(`network exited early:\n${out}`)
+    if (child.exitCode !== null) throw new EarlyExit(`network exited early:\n${out}`)
     if (Date.now() > deadline) {
       process.kill(-child.pid!, 'SIGKILL')
       throw new Error(`network did not start in time:\n${out}`)
