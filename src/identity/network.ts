@@ -63,10 +63,13 @@ async function entry(did: string, operation: SignedOperation): Promise<AuditEntr
 /** A signed genesis op for a new agent, and the DID it derives. */
 export async function createIdentity(
   env: Env,
-  input: { signingKey: string; handle: string; pdsEndpoint: string },
+  input: { signingKey: string; handle: string; pdsEndpoint: string; recoveryKey?: string },
 ): Promise<{ did: string; genesis: AuditEntry }> {
   const rotation = await networkRotationKey(env)
-  const op = await signOperation(genesisOperation({ ...input, rotationKeys: [rotation.did] }), rotation)
+  // The operator's own recovery key ranks first, as PLC orders them, so it can override the network.
+  const rotationKeys = input.recoveryKey ? [input.recoveryKey, rotation.did] : [rotation.did]
+  const { recoveryKey: _, ...rest } = input
+  const op = await signOperation(genesisOperation({ ...rest, rotationKeys }), rotation)
   const did = await didForGenesis(op)
   return { did, genesis: await entry(did, op) }
 }

@@ -4,7 +4,7 @@
  * plus activate/deactivate/delete and the agent listing for operators.
  */
 import { type Context, Hono } from 'hono'
-import { generateKeypair } from '../../atproto/keys.ts'
+import { generateKeypair, parseDidKeyString } from '../../atproto/keys.ts'
 import { isDid, isHandle, normalizeHandle } from '../../atproto/syntax/index.ts'
 import { Directory } from '../../directory/directory.ts'
 import { type Env, networkDomain, publicUrl, serviceDid } from '../../env.ts'
@@ -42,11 +42,20 @@ serverRoutes.post('/xrpc/com.atproto.server.createAccount', async (c) => {
   if (await dir.byHandle(handle))
     throw new XrpcError(400, 'HandleNotAvailable', `Handle already taken: ${handle}`)
 
+  const recoveryKey = optStr(body, 'recoveryKey')
+  if (recoveryKey !== undefined) {
+    try {
+      parseDidKeyString(recoveryKey)
+    } catch {
+      throw invalidRequest('recoveryKey must be a did:key')
+    }
+  }
   const signing = await generateKeypair('p256')
   const { did, genesis } = await createIdentity(c.env, {
     signingKey: signing.did,
     handle,
     pdsEndpoint: publicUrl(c.env, c.req.url),
+    recoveryKey,
   })
   const stub = agentStub(c.env, did)
   unwrap(
