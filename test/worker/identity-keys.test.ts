@@ -4,7 +4,6 @@ import { parseCar } from '../../src/atproto/car.ts'
 import { cidToString } from '../../src/atproto/cid.ts'
 import { generateKeypair } from '../../src/atproto/keys.ts'
 import { verifyAuditLog } from '../../src/identity/audit.ts'
-import type { AgentDO } from '../../src/pds/agent-do.ts'
 import { ADMIN, createAgent, xrpc } from './helpers.ts'
 
 const note = (text: string) => ({ $type: 'agent.memory.note', text, createdAt: new Date().toISOString() })
@@ -41,7 +40,7 @@ describe('identity and keys', () => {
     const a = await createAgent()
     const stub = env.AGENTS.get(env.AGENTS.idFromName(a.did))
     const corrupt = new Uint8Array(60).fill(7)
-    await runInDurableObject(stub, (instance: AgentDO, state) => {
+    await runInDurableObject(stub, (instance, state) => {
       state.storage.sql.exec('UPDATE agent SET signing_key = ? WHERE id = 1', corrupt)
       // Drop what the object had loaded, as a restart would.
       ;(instance as unknown as { loaded: unknown }).loaded = null
@@ -56,7 +55,7 @@ describe('identity and keys', () => {
     // Nothing was regenerated: the stored bytes and the DID document are as they were.
     const stored = await runInDurableObject(
       stub,
-      (_i: AgentDO, state) =>
+      (_i, state) =>
         state.storage.sql.exec<{ k: ArrayBuffer }>('SELECT signing_key AS k FROM agent').one().k,
     )
     expect(new Uint8Array(stored)).toEqual(corrupt)
