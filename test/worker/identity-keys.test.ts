@@ -55,8 +55,7 @@ describe('identity and keys', () => {
     // Nothing was regenerated: the stored bytes and the DID document are as they were.
     const stored = await runInDurableObject(
       stub,
-      (_i, state) =>
-        state.storage.sql.exec<{ k: ArrayBuffer }>('SELECT signing_key AS k FROM agent').one().k,
+      (_i, state) => state.storage.sql.exec<{ k: ArrayBuffer }>('SELECT signing_key AS k FROM agent').one().k,
     )
     expect(new Uint8Array(stored)).toEqual(corrupt)
     expect(await getJson(`/did/${a.did}`)).toEqual(before)
