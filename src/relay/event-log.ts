@@ -31,46 +31,80 @@ export const RELAY_MIGRATIONS: readonly Migration[] = [
       PRIMARY KEY (did, kind)
     ) WITHOUT ROWID`,
   ],
+  [
+    // Jetstream (jetstream.ts): a strictly increasing unix-µs time per event, so a µs cursor maps
+    // to a seq, and each event's JSON messages, rendered once at sequencing (NULL before this).
+    'ALTER TABLE events ADD COLUMN time_us INTEGER',
+    'ALTER TABLE events ADD COLUMN jet TEXT',
+    'UPDATE events SET time_us = time * 1000 + (seq - (SELECT min(seq) FROM events))',
+    'CREATE INDEX events_time_us ON events (time_us)',
+    'ALTER TABLE relay_state ADD COLUMN last_time_us INTEGER NOT NULL DEFAULT 0',
+    `UPDATE relay_state SET last_time_us =
+      max(last_time * 1000, coalesce((SELECT max(time_us) FROM events), 0))`,
+  ],
+  [
+    // Jetstream filters too large for a socket attachment (16 KiB), referenced from it by id.
+    'CREATE TABLE jetstream_filters (id INTEGER PRIMARY KEY AUTOINCREMENT, options TEXT NOT NULL)',
+  ],
 ]
 
 /** A sequenced event as the fan-out sends it. */
 export interface StoredEvent {
   seq: number
   frame: Uint8Array
+  did?: string
+  /** The Jetstream messages, packed (jetstream.ts); null for events sequenced before they existed. */
+  jet?: string | null
 }
 
 export interface NewEvent extends StoredEvent {
   did: string
   kind: string
   rev: string
+  /** Unix ms, never decreasing along seq (retention). */
   time: number
+  /** Unix µs, strictly increasing along seq (Jetstream cursors). */
+  timeUs: number
+}
+
+export interface LogState {
+  lastSeq: number
+  lastTime: number
+  lastTimeUs: number
 }
 
 export class EventLog {
   constructor(private readonly sql: SqlStorage) {}
 
-  state(): { lastSeq: number; lastTime: number } {
+  state(): LogState {
     const row = this.sql
-      .exec<{ last_seq: number; last_time: number }>(
-        'SELECT last_seq, last_time FROM relay_state WHERE id = 1',
+      .exec<{ last_seq: number; last_time: number; last_time_us: number }>(
+        'SELECT last_seq, last_time, last_time_us FROM relay_state WHERE id = 1',
       )
       .one()
-    return { lastSeq: row.last_seq, lastTime: row.last_time }
+    return { lastSeq: row.last_seq, lastTime: row.last_time, lastTimeUs: row.last_time_us }
   }
 
-  setState(lastSeq: number, lastTime: number): void {
-    this.sql.exec('UPDATE relay_state SET last_seq = ?, last_time = ? WHERE id = 1', lastSeq, lastTime)
+  setState(s: LogState): void {
+    this.sql.exec(
+      'UPDATE relay_state SET last_seq = ?, last_time = ?, last_time_us = ? WHERE id = 1',
+      s.lastSeq,
+      s.lastTime,
+      s.lastTimeUs,
+    )
   }
 
   append(e: NewEvent): void {
     this.sql.exec(
-      'INSERT INTO events (seq, did, kind, rev, time, frame) VALUES (?, ?, ?, ?, ?, ?)',
+      'INSERT INTO events (seq, did, kind, rev, time, time_us, frame, jet) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
       e.seq,
       e.did,
       e.kind,
       e.rev,
       e.time,
+      e.timeUs,
       e.frame,
+      e.jet ?? null,
     )
   }
 
@@ -87,13 +121,25 @@ export class EventLog {
   /** Events with seq > `after`, oldest first. */
   page(after: number, limit: number): StoredEvent[] {
     return this.sql
-      .exec<{ seq: number; frame: ArrayBuffer }>(
-        'SELECT seq, frame FROM events WHERE seq > ? ORDER BY seq LIMIT ?',
+      .exec<{ seq: number; frame: ArrayBuffer; did: string; jet: string | null }>(
+        'SELECT seq, frame, did, jet FROM events WHERE seq > ? ORDER BY seq LIMIT ?',
         after,
         limit,
       )
       .toArray()
-      .map((r) => ({ seq: r.seq, frame: new Uint8Array(r.frame) }))
+      .map((r) => ({ seq: r.seq, frame: new Uint8Array(r.frame), did: r.did, jet: r.jet }))
+  }
+
+  /** The newest seq whose time_us is at or before `timeUs` (null: none retained is). */
+  seqAtOrBefore(timeUs: number): number | null {
+    return (
+      this.sql
+        .exec<{ seq: number }>(
+          'SELECT seq FROM events WHERE time_us <= ? ORDER BY time_us DESC LIMIT 1',
+          timeUs,
+        )
+        .toArray()[0]?.seq ?? null
+    )
   }
 
   /** The oldest retained event, or null when the log is empty. */

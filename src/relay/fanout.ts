@@ -31,18 +31,34 @@ export interface FanOutOptions {
   drainBytesPerSec: number
 }
 
+/**
+ * What a socket receives of each event. Without a view: the stored frame
+ * (subscribeRepos). With one: the view's filtered rendering (Jetstream).
+ */
+export interface StreamView {
+  /** Serialisable; saved with the socket so the view survives hibernation. */
+  readonly state: unknown
+  render(e: StoredEvent): readonly string[]
+}
+export type ViewFactory = (state: unknown) => StreamView
+
 export const DEFAULT_FANOUT: FanOutOptions = {
   pageSize: 500,
   maxBufferedBytes: 16 * 1024 * 1024,
   drainBytesPerSec: 8 * 1024 * 1024,
 }
 
-type Mode = 'replay' | 'live'
+/** `hold`: positioned, but sending nothing until the client's hello (Jetstream `requireHello`). */
+type Mode = 'replay' | 'live' | 'hold'
 interface Attachment {
   pos: number
   mode: Mode
+  view?: unknown
 }
-interface Sub extends Attachment {
+interface Sub {
+  pos: number
+  mode: Mode
+  view?: StreamView
   /** Estimated bytes sent and not yet read, as of `at`. */
   buffered: number
   at: number
@@ -61,6 +77,7 @@ export class FanOut {
     private readonly host: SocketHost,
     private readonly source: EventSource,
     private readonly opts: FanOutOptions = DEFAULT_FANOUT,
+    makeView?: ViewFactory,
   ) {
     // Waking from hibernation: live sockets had every event sent before the
     // object slept; replays resume from the position saved with the socket.
@@ -68,7 +85,8 @@ export class FanOut {
       const a = ws.deserializeAttachment() as Attachment | null
       if (!a) continue
       const pos = a.mode === 'live' ? source.head() : a.pos
-      this.add(ws, { pos, mode: a.mode, buffered: 0, at: Date.now(), scheduled: false })
+      const view = a.view !== undefined && makeView ? makeView(a.view) : undefined
+      this.add(ws, { pos, mode: a.mode, view, buffered: 0, at: Date.now(), scheduled: false })
     }
   }
 
@@ -78,9 +96,13 @@ export class FanOut {
 
   /** Accept a subscriber; `cursor` undefined means live only. Returns the 101 response. */
   subscribe(cursor: number | undefined): Response {
+    return this.accept((ws) => this.start(ws, cursor))
+  }
+
+  private accept(position: (ws: WebSocket) => void): Response {
     const { 0: client, 1: server } = new WebSocketPair()
     this.host.acceptWebSocket(server)
-    this.start(server, cursor)
+    position(server)
     return new Response(null, { status: 101, webSocket: client })
   }
 
@@ -103,6 +125,39 @@ export class FanOut {
     this.persist(ws)
   }
 
+  /**
+   * Accept a socket with a view, at a position already resolved to a seq
+   * (replay after `pos`); `hold` sends nothing until `setView`.
+   */
+  subscribeView(pos: number, view: StreamView, hold: boolean): Response {
+    return this.accept((ws) => this.startView(ws, pos, view, hold))
+  }
+
+  startView(ws: WebSocket, pos: number, view: StreamView, hold: boolean): void {
+    const head = this.source.head()
+    const at = Math.min(pos, head)
+    const mode: Mode = hold ? 'hold' : at < head ? 'replay' : 'live'
+    this.add(ws, { pos: at, mode, view, buffered: 0, at: Date.now(), scheduled: false })
+    this.persist(ws)
+  }
+
+  /** The socket's view, if it has one. */
+  viewOf(ws: WebSocket): StreamView | undefined {
+    return this.subs.get(ws)?.view
+  }
+
+  /** Replace a socket's view (new filters); a held socket starts from where it was positioned. */
+  setView(ws: WebSocket, view: StreamView): void {
+    const sub = this.subs.get(ws)
+    if (!sub) return
+    sub.view = view
+    if (sub.mode === 'hold') {
+      sub.mode = sub.pos < this.source.head() ? 'replay' : 'live'
+      if (sub.mode === 'replay') this.schedule(ws, sub, 0)
+    }
+    this.persist(ws)
+  }
+
   /** Newly sequenced events, in seq order: to every live socket. */
   broadcast(events: StoredEvent[]): void {
     if (events.length === 0) return
@@ -121,11 +176,12 @@ export class FanOut {
     }
   }
 
-  /** A socket closed or failed: forget it. */
-  closed(ws: WebSocket): void {
+  /** A socket closed or failed (or is being closed, with a code): forget it. */
+  closed(ws: WebSocket, code?: number, reason?: string): void {
     this.subs.delete(ws)
     try {
-      ws.close()
+      if (code === undefined) ws.close()
+      else ws.close(code, reason)
     } catch {}
   }
 
@@ -136,7 +192,10 @@ export class FanOut {
 
   private persist(ws: WebSocket): void {
     const sub = this.subs.get(ws)
-    if (sub) ws.serializeAttachment({ pos: sub.pos, mode: sub.mode } satisfies Attachment)
+    if (!sub) return
+    const a: Attachment = { pos: sub.pos, mode: sub.mode }
+    if (sub.view) a.view = sub.view.state
+    ws.serializeAttachment(a)
   }
 
   /** What a socket has not read yet: the runtime's figure if it has one, else the estimate. */
@@ -150,26 +209,31 @@ export class FanOut {
 
   /** Send one event; false when the socket is gone (or has just been dropped as too slow). */
   private push(ws: WebSocket, sub: Sub, e: StoredEvent): boolean {
+    const out = sub.view ? sub.view.render(e) : [e.frame]
+    let bytes = 0
+    for (const m of out) bytes += typeof m === 'string' ? m.length : m.byteLength
     const backlog = this.backlog(ws, sub, Date.now())
-    if (sub.mode === 'live' && backlog + e.frame.byteLength > this.opts.maxBufferedBytes) {
+    if (sub.mode === 'live' && backlog + bytes > this.opts.maxBufferedBytes) {
       this.fail(ws, 'ConsumerTooSlow', 'Stream consumer too slow')
       return false
     }
     try {
-      ws.send(e.frame)
+      for (const m of out) ws.send(m)
     } catch {
       this.subs.delete(ws)
       return false
     }
-    sub.buffered += e.frame.byteLength
+    sub.buffered += bytes
     sub.pos = e.seq
     return true
   }
 
   private fail(ws: WebSocket, error: string, message: string): void {
+    const view = this.subs.get(ws)?.view
     this.subs.delete(ws)
     try {
-      ws.send(errorFrame(error, message))
+      // A view's stream (JSON) has no error frames: the close reason says why.
+      if (!view) ws.send(errorFrame(error, message))
       ws.close(CLOSE_ERROR, error)
     } catch {}
   }
@@ -202,7 +266,8 @@ export class FanOut {
     const next = page[0]?.seq ?? head + 1
     if (next > sub.pos + 1) {
       // Pruned while this socket replayed slowly: say so, then carry on from what is left.
-      ws.send(infoFrame('OutdatedCursor', 'Requested cursor exceeded limit. Possibly missing events'))
+      if (!sub.view)
+        ws.send(infoFrame('OutdatedCursor', 'Requested cursor exceeded limit. Possibly missing events'))
       sub.pos = next - 1
     }
     for (const e of page) {

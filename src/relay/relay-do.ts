@@ -9,6 +9,7 @@ import type { Env } from '../env.ts'
 import { migrateSql } from '../storage/migrations.ts'
 import { EventLog, RELAY_MIGRATIONS } from './event-log.ts'
 import { DEFAULT_FANOUT, FanOut, type FanOutOptions } from './fanout.ts'
+import { JetFilters, type JetOptions, parseOptionsUpdate, parseSubscribeQuery } from './jetstream.ts'
 import { type IngestEvent, type IngestResult, retentionFrom, Sequencer } from './sequencer.ts'
 
 export const RELAY_NAME = 'main'
@@ -34,6 +35,7 @@ export class RelayDO extends DurableObject<Env> {
   readonly log: EventLog
   readonly sequencer: Sequencer
   readonly fanout: FanOut
+  readonly filters: JetFilters
   private lastPrune = 0
   private alarmAt: number | null = null
 
@@ -47,7 +49,11 @@ export class RelayDO extends DurableObject<Env> {
       oldestSeq: () => this.log.oldest()?.seq ?? null,
       page: (after: number, limit: number) => this.log.page(after, limit),
     }
-    this.fanout = new FanOut(ctx, source, fanoutOptions(env))
+    this.filters = new JetFilters(ctx.storage.sql)
+    this.fanout = new FanOut(ctx, source, fanoutOptions(env), (state) => this.filters.restore(state))
+    this.filters.sweep(
+      ctx.getWebSockets().map((ws) => (ws.deserializeAttachment() as { view?: unknown })?.view),
+    )
   }
 
   /**
@@ -69,23 +75,59 @@ export class RelayDO extends DurableObject<Env> {
     return { seq: this.sequencer.head(), events: this.sequencer.size(), subscribers: this.fanout.size }
   }
 
-  /** The Worker forwards `subscribeRepos` upgrades here, with the cursor already validated. */
+  /**
+   * The Worker forwards `subscribeRepos` and Jetstream `/subscribe` upgrades
+   * here, with their parameters already validated.
+   */
   override async fetch(request: Request): Promise<Response> {
     if (request.headers.get('upgrade')?.toLowerCase() !== 'websocket')
       return new Response('Expected a WebSocket upgrade', { status: 426 })
-    const raw = new URL(request.url).searchParams.get('cursor')
+    const url = new URL(request.url)
+    if (url.pathname === '/subscribe') {
+      const { options, cursor, requireHello } = parseSubscribeQuery(url.searchParams)
+      return this.fanout.subscribeView(
+        this.jetstreamPosition(cursor),
+        this.filters.view(options),
+        requireHello,
+      )
+    }
+    const raw = url.searchParams.get('cursor')
     return this.fanout.subscribe(raw ? Number(raw) : undefined)
   }
 
-  override async webSocketMessage(): Promise<void> {
-    // Subscribers have nothing to say on this stream.
+  /**
+   * A Jetstream cursor (unix µs) as a seq: replay the events with a later
+   * time_us. Absent or in the future: live. Older than the log: from the oldest.
+   */
+  jetstreamPosition(cursor: number | undefined): number {
+    const head = this.sequencer.head()
+    if (cursor === undefined || cursor >= this.sequencer.headTimeUs()) return head
+    return this.log.seqAtOrBefore(cursor) ?? (this.log.oldest()?.seq ?? head + 1) - 1
+  }
+
+  /** Jetstream sockets may send `options_update`; firehose subscribers have nothing to say. */
+  override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    const old = this.fanout.viewOf(ws)
+    if (!old) return
+    let options: JetOptions
+    try {
+      options = parseOptionsUpdate(typeof message === 'string' ? message : new TextDecoder().decode(message))
+    } catch (err) {
+      this.filters.release(old)
+      this.fanout.closed(ws, 1008, `invalid options_update: ${(err as Error).message}`.slice(0, 120))
+      return
+    }
+    this.fanout.setView(ws, this.filters.view(options))
+    this.filters.release(old)
   }
 
   override async webSocketClose(ws: WebSocket): Promise<void> {
+    this.filters.release(this.fanout.viewOf(ws))
     this.fanout.closed(ws)
   }
 
   override async webSocketError(ws: WebSocket): Promise<void> {
+    this.filters.release(this.fanout.viewOf(ws))
     this.fanout.closed(ws)
   }
 

@@ -9,6 +9,7 @@ import { decodeCbor } from '../atproto/cbor.ts'
 import { isDid, isTid } from '../atproto/syntax/index.ts'
 import type { EventLog, NewEvent, StoredEvent } from './event-log.ts'
 import { isEventKind, sequencedFrame } from './frames.ts'
+import { packJetItems, renderJetstream } from './jetstream.ts'
 
 /** One event as an agent's outbox hands it over: the body is DAG-CBOR without seq. */
 export interface IngestEvent {
@@ -75,21 +76,37 @@ function decodeBody(e: IngestEvent): Record<string, unknown> | string {
   return b
 }
 
+/** The event's Jetstream messages, packed; a commit whose CAR slice cannot be read gets none. */
+function jetstreamOf(e: IngestEvent, seq: number, timeUs: number, body: Record<string, unknown>): string {
+  try {
+    return packJetItems(renderJetstream(e.kind, e.did, seq, timeUs, body))
+  } catch (err) {
+    console.error('relay: no Jetstream rendering for', e.did, e.rev, String(err))
+    return ''
+  }
+}
+
 export class Sequencer {
   private lastSeq: number
   private lastTime: number
+  private lastTimeUs: number
 
   constructor(
     private readonly log: EventLog,
     private readonly transactionSync: <T>(fn: () => T) => T,
     readonly retention: Retention,
   ) {
-    ;({ lastSeq: this.lastSeq, lastTime: this.lastTime } = log.state())
+    ;({ lastSeq: this.lastSeq, lastTime: this.lastTime, lastTimeUs: this.lastTimeUs } = log.state())
   }
 
   /** The newest seq handed out (0 before the first event). */
   head(): number {
     return this.lastSeq
+  }
+
+  /** The newest event's unix-µs time (Jetstream's clock). */
+  headTimeUs(): number {
+    return this.lastTimeUs
   }
 
   /**
@@ -107,6 +124,7 @@ export class Sequencer {
     const marks = new Map<string, string | undefined>()
     let seq = this.lastSeq
     const time = Math.max(now, this.lastTime)
+    let timeUs = this.lastTimeUs
     for (const e of events) {
       const key = `${e.kind} ${e.did}`
       const why = blocked.has(key) ? 'an earlier event from this repo was rejected' : problem(e)
@@ -123,8 +141,10 @@ export class Sequencer {
       }
       seq += 1
       marks.set(key, e.rev)
+      timeUs = Math.max(time * 1000, timeUs + 1)
       const frame = sequencedFrame(e.kind as Parameters<typeof sequencedFrame>[0], seq, body)
-      fresh.push({ seq, did: e.did, kind: e.kind, rev: e.rev, time, frame })
+      const jet = jetstreamOf(e, seq, timeUs, body)
+      fresh.push({ seq, did: e.did, kind: e.kind, rev: e.rev, time, timeUs, frame, jet })
       acked.push({ did: e.did, rev: e.rev, kind: e.kind, seq })
     }
     if (fresh.length > 0) {
@@ -134,10 +154,11 @@ export class Sequencer {
           const space = key.indexOf(' ')
           this.log.setLastRev(key.slice(space + 1), key.slice(0, space), rev!)
         }
-        this.log.setState(seq, time)
+        this.log.setState({ lastSeq: seq, lastTime: time, lastTimeUs: timeUs })
       })
       this.lastSeq = seq
       this.lastTime = time
+      this.lastTimeUs = timeUs
     }
     return { acked, rejected, stored: fresh }
   }
