@@ -32,21 +32,9 @@ function checkCid(cid: CID.Cid): CID.Cid {
   return cid
 }
 
-export const cidEquals = CID.equals
 export const cidToLink = CID.toCidLink
 export const cidFromLink = CID.fromCidLink
-export const cidFromDigest = CID.fromDigest
 export const isCidLink = CID.isCidLink
-
-/** A CID link object (what decoded DAG-CBOR holds) from raw CID bytes, without re-parsing. */
-export function linkFromBytes(bytes: Uint8Array): CID.CidLink {
-  return new CID.CidLinkWrapper(bytes)
-}
-
-/** The raw CID bytes inside a CID link, whichever form it takes. */
-export function linkBytes(link: CID.CidLink): Uint8Array {
-  return link instanceof CID.CidLinkWrapper ? link.bytes : CID.fromString(link.$link).bytes
-}
 
 /**
  * A CID over its 36 raw bytes, with the digest view made on demand: the MST

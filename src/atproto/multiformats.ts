@@ -1,12 +1,5 @@
 /** Varints and multibase strings with typed errors, for decoders that take outside input. */
-import {
-  fromBase32,
-  fromBase58Btc,
-  fromBase64,
-  fromBase64Url,
-  toBase32,
-  toBase58Btc,
-} from '@atcute/multibase'
+import { fromBase32, fromBase58Btc, fromBase64, fromBase64Url } from '@atcute/multibase'
 import * as varint from '@atcute/varint'
 import { fail, guard } from './errors.ts'
 
@@ -30,8 +23,4 @@ export function decodeMultibase(input: string): Uint8Array {
   const decode = decoders[input.charAt(0)]
   if (!decode) fail('InvalidMultibase', `unsupported multibase prefix '${input.charAt(0)}'`)
   return guard('InvalidMultibase', 'malformed multibase', () => decode(input.slice(1)))
-}
-
-export function encodeMultibase(bytes: Uint8Array, base: 'base32' | 'base58btc' = 'base58btc'): string {
-  return base === 'base32' ? `b${toBase32(bytes)}` : `z${toBase58Btc(bytes)}`
 }

@@ -19,7 +19,7 @@ export {
   repoBlocksSince,
   repoCar,
 } from './export.ts'
-export { loadRepo, loadRepoFromCar } from './load.ts'
+export { loadRepoFromCar } from './load.ts'
 export { Repo } from './repo.ts'
 export {
   type CommitResult,

@@ -1,9 +1,8 @@
 /** Opening repos from a CAR or a block store. */
 
 import { parseCar } from '../car.ts'
-import type { Cid } from '../cid.ts'
 import { fail } from '../errors.ts'
-import { MemoryBlockStore, type WritableBlockStore } from '../mst/blocks.ts'
+import { MemoryBlockStore } from '../mst/blocks.ts'
 import { Repo } from './repo.ts'
 import type { RepoOptions } from './types.ts'
 
@@ -18,13 +17,4 @@ export function loadRepoFromCar(carBytes: Uint8Array, opts: RepoOptions = {}): R
   if (store) for (const [cid, bytes] of blocks) store.put(cid, bytes)
   else store = new MemoryBlockStore(blocks)
   return Repo.load(store, roots[0]!, opts)
-}
-
-/** Load a repo from a block store and its head commit CID. */
-export function loadRepo(
-  store: WritableBlockStore,
-  commitCid: Cid,
-  opts: Omit<RepoOptions, 'store'> = {},
-): Repo {
-  return Repo.load(store, commitCid, opts)
 }
