@@ -9,10 +9,12 @@ import { fileURLToPath } from 'node:url'
 import type { BenchEntry } from './lib.ts'
 import core from './suites/core.ts'
 import http from './suites/http.ts'
+import relay from './suites/relay.ts'
 
 const suites: Array<[string, () => Promise<BenchEntry[]>]> = [
   ['core', core],
   ['http', http],
+  ['relay', relay],
 ]
 const only = process.argv.slice(2)
 const unknown = only.filter((name) => !suites.some(([s]) => s === name))
