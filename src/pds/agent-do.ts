@@ -16,6 +16,7 @@ import { authRequired, forbidden, type Outcome, outcome, XrpcError } from '../ht
 import { migrateSql } from '../storage/migrations.ts'
 import { openSigningKey, sealSigningKey } from './agent-keys.ts'
 import { AgentReads } from './agent-reads.ts'
+import { accountEvent, genesisCommitEvent, identityEvent, queueEvent } from './events.ts'
 import { Outbox } from './outbox.ts'
 import { AGENT_MIGRATIONS } from './schema.ts'
 import { Sessions, type SessionTokens } from './sessions.ts'
@@ -173,7 +174,11 @@ export class AgentDO extends DurableObject<Env> {
           )
           this.store.rev = genesis.rev
           for (const [cid, bytes] of scratch.blocks) this.store.put(cid, bytes)
+          queueEvent(this.sql, 'identity', this.clock.next(), identityEvent(input.did, input.handle))
+          queueEvent(this.sql, 'account', this.clock.next(), accountEvent(input.did, 'active'))
+          queueEvent(this.sql, 'commit', genesis.rev, genesisCommitEvent(input.did, genesis, scratch.blocks))
         })
+        this.outbox.kick()
         const repo = Repo.load(this.store, genesis.cid, { keypair, clock: this.clock })
         this.loaded = Promise.resolve({
           did: input.did,
@@ -188,14 +193,20 @@ export class AgentDO extends DurableObject<Env> {
   }
 
   setStatus(status: AgentStatus): Promise<Outcome<{ status: AgentStatus }>> {
-    return outcome(async () => {
-      const agent = await this.agent()
-      this.sql.exec('UPDATE agent SET status = ? WHERE id = 1', status)
-      // As in atproto, sessions survive deactivation (so the agent can reactivate); deletion ends them.
-      if (status === 'deleted') agent.sessions.revokeAll()
-      agent.status = status
-      return { status }
-    })
+    return outcome(() =>
+      this.exclusive(async () => {
+        const agent = await this.agent()
+        this.ctx.storage.transactionSync(() => {
+          this.sql.exec('UPDATE agent SET status = ? WHERE id = 1', status)
+          queueEvent(this.sql, 'account', this.clock.next(), accountEvent(agent.did, status))
+          // As in atproto, sessions survive deactivation (so the agent can reactivate); deletion ends them.
+          if (status === 'deleted') agent.sessions.revokeAll()
+        })
+        agent.status = status
+        this.outbox.kick()
+        return { status }
+      }),
+    )
   }
 
   /** Replace the signing key (after the directory recorded the rotation op). */
@@ -204,7 +215,11 @@ export class AgentDO extends DurableObject<Env> {
       this.exclusive(async () => {
         const agent = await this.agent()
         const sealed = await sealSigningKey(this.secret(), agent.did, privateKey)
-        this.sql.exec('UPDATE agent SET key_type = ?, signing_key = ? WHERE id = 1', keyType, sealed)
+        this.ctx.storage.transactionSync(() => {
+          this.sql.exec('UPDATE agent SET key_type = ?, signing_key = ? WHERE id = 1', keyType, sealed)
+          queueEvent(this.sql, 'identity', this.clock.next(), identityEvent(agent.did, agent.handle))
+        })
+        this.outbox.kick()
         this.loaded = null
         return { ok: true as const }
       }),

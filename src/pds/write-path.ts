@@ -6,8 +6,14 @@
  * in-memory repo.
  */
 import { encodeCborTrusted, toBytes } from '../atproto/cbor.ts'
-import { cidToLink, cidToString } from '../atproto/cid.ts'
-import { type CommitResult, commitSliceCar, type Repo, type RepoWrite } from '../atproto/repo/index.ts'
+import { type Cid, cidToLink, cidToString } from '../atproto/cid.ts'
+import {
+  type CommitResult,
+  commitSliceCar,
+  type Repo,
+  type RepoOp,
+  type RepoWrite,
+} from '../atproto/repo/index.ts'
 import { isNsid, isRecordKey, type TidClock } from '../atproto/syntax/index.ts'
 import { invalidRequest, XrpcError } from '../http/xrpc.ts'
 import { isOwnCollection, lexicons } from '../lexicons.ts'
@@ -112,21 +118,32 @@ function validate(collection: string, rkey: string, record: unknown, mode: boole
   return 'valid' as const
 }
 
+/** What a firehose #commit body is made of; the genesis commit has no `since` and no `prevData`. */
+export interface CommitEventFields {
+  cid: Cid
+  rev: string
+  since: string | null
+  /** The commit's CAR slice. */
+  blocks: Uint8Array
+  ops: RepoOp[]
+  prevData?: Cid
+}
+
 /** The firehose #commit body (without seq), encoded once here and kept in the outbox. */
-function commitEvent(did: string, result: CommitResult): Uint8Array {
+export function commitEvent(did: string, e: CommitEventFields): Uint8Array {
   return encodeCborTrusted({
     repo: did,
-    commit: cidToLink(result.cid),
-    rev: result.rev,
-    since: result.since,
-    blocks: toBytes(commitSliceCar(result)),
-    ops: result.ops.map((op) => ({
+    commit: cidToLink(e.cid),
+    rev: e.rev,
+    since: e.since,
+    blocks: toBytes(e.blocks),
+    ops: e.ops.map((op) => ({
       action: op.action,
       path: op.path,
       cid: op.cid ? cidToLink(op.cid) : null,
       ...(op.prev ? { prev: cidToLink(op.prev) } : {}),
     })),
-    prevData: cidToLink(result.prevData),
+    ...(e.prevData ? { prevData: cidToLink(e.prevData) } : {}),
     blobs: [],
     rebase: false,
     tooBig: false,
@@ -161,7 +178,7 @@ function storeCommit(ctx: WriteContext, result: CommitResult): void {
     'INSERT INTO outbox (rev, kind, event, created_at) VALUES (?, ?, ?, ?)',
     result.rev,
     'commit',
-    commitEvent(ctx.did, result),
+    commitEvent(ctx.did, { ...result, blocks: commitSliceCar(result) }),
     new Date().toISOString(),
   )
 }

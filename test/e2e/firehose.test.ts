@@ -41,8 +41,16 @@ class Sub {
       ws.on('close', (code, reason) => resolve({ code, reason: String(reason) })),
     )
   }
+  /** The commits of writes (a new agent's genesis commit has no ops). */
   commits(): CommitBody[] {
-    return this.frames.filter((f) => f.header.t === '#commit').map((f) => f.body as unknown as CommitBody)
+    return this.frames
+      .filter((f) => f.header.t === '#commit')
+      .map((f) => f.body as unknown as CommitBody)
+      .filter((c) => c.ops.length > 0)
+  }
+  /** Every event's seq: writes' commits, and each new agent's #identity, #account and genesis #commit. */
+  seqs(): number[] {
+    return this.frames.filter((f) => f.header.op === 1).map((f) => f.body.seq as number)
   }
   async until(pred: () => boolean, what: string, ms = 30_000) {
     const deadline = Date.now() + ms
@@ -88,14 +96,16 @@ async function note(agent: { did: string; accessJwt: string }, text: string): Pr
   return res.commit.rev as string
 }
 
-function expectGapFree(commits: CommitBody[], from: number, to: number) {
-  expect(commits.map((c) => c.seq)).toEqual(Array.from({ length: to - from + 1 }, (_, i) => from + i))
+function expectGapFree(seqs: number[], from: number, to: number) {
+  expect(seqs).toEqual(Array.from({ length: to - from + 1 }, (_, i) => from + i))
 }
 
 describe('subscribeRepos against wrangler dev', () => {
   const written = new Map<string, string[]>() // did → revs in write order
   const agents: { did: string; accessJwt: string }[] = []
-  let total = 0
+  let total = 0 // writes
+  let head = 0 // the newest seq
+  let writeSeqs: number[] = []
 
   it('streams every commit of 3 agents × 30 writes to a live subscriber exactly once, in order', async () => {
     const live = await subscribe('?cursor=')
@@ -114,10 +124,12 @@ describe('subscribeRepos against wrangler dev', () => {
       }),
     )
     total = AGENTS * WRITES
-    await live.until(() => live.commits().length >= total, `${total} commits`)
+    head = AGENTS * 3 + total
+    await live.until(() => live.seqs().length >= head, `${head} events`)
     await new Promise((r) => setTimeout(r, 300)) // anything extra (a duplicate) would show up now
     const commits = live.commits()
-    expectGapFree(commits, 1, total)
+    expect(commits).toHaveLength(total)
+    expectGapFree(live.seqs(), 1, head)
     for (const [did, revs] of written)
       expect(commits.filter((c) => c.repo === did).map((c) => c.rev)).toEqual(revs)
     for (const c of commits) expect(c.ops).toHaveLength(1)
@@ -127,23 +139,27 @@ describe('subscribeRepos against wrangler dev', () => {
   it('replays from cursor 0 and from the middle, then goes live without a gap', async () => {
     const fromZero = await subscribe('?cursor=0')
     const fromMiddle = await subscribe('?cursor=45')
-    await fromZero.until(() => fromZero.commits().length >= total, 'the replay from 0')
-    await fromMiddle.until(() => fromMiddle.commits().length >= total - 45, 'the replay from 45')
+    await fromZero.until(() => fromZero.seqs().length >= head, 'the replay from 0')
+    await fromMiddle.until(() => fromMiddle.seqs().length >= head - 45, 'the replay from 45')
     // One more write, which both must get live, right after their replay.
     const agent = agents[0]!
     written.get(agent.did)!.push(await note(agent, 'after the replay'))
     total += 1
-    await fromZero.until(() => fromZero.commits().length >= total, 'the live commit (from 0)')
-    await fromMiddle.until(() => fromMiddle.commits().length >= total - 45, 'the live commit (from 45)')
-    expectGapFree(fromZero.commits(), 1, total)
-    expectGapFree(fromMiddle.commits(), 46, total)
-    expect(fromZero.frames.filter((f) => f.header.t !== '#commit')).toEqual([])
+    head += 1
+    await fromZero.until(() => fromZero.seqs().length >= head, 'the live commit (from 0)')
+    await fromMiddle.until(() => fromMiddle.seqs().length >= head - 45, 'the live commit (from 45)')
+    expectGapFree(fromZero.seqs(), 1, head)
+    expectGapFree(fromMiddle.seqs(), 46, head)
+    expect(fromZero.commits()).toHaveLength(total)
+    writeSeqs = fromZero.commits().map((c) => c.seq)
+    const kinds = new Set(fromZero.frames.map((f) => f.header.t))
+    expect(kinds).toEqual(new Set(['#commit', '#identity', '#account']))
     fromZero.close()
     fromMiddle.close()
   })
 
   it('answers a future cursor with a FutureCursor error frame and closes', async () => {
-    const sub = await subscribe(`?cursor=${total + 1000}`)
+    const sub = await subscribe(`?cursor=${head + 1000}`)
     const { code } = await sub.closed
     expect(code).toBe(1008)
     expect(sub.frames).toEqual([
@@ -181,6 +197,8 @@ describe('subscribeRepos against wrangler dev', () => {
     const firehose = new Firehose({
       service: net.url.replace('http', 'ws'),
       idResolver: idResolver as any,
+      // #identity events: take the handle as sent (this fake resolver does not resolve handles).
+      unauthenticatedHandles: true,
       getCursor: () => cursor,
       handleEvent: (evt) => {
         if (evt.event === 'create') {
@@ -197,7 +215,7 @@ describe('subscribeRepos against wrangler dev', () => {
     await firehose.destroy()
     await running
     expect(errors).toEqual([])
-    expect(seen.map((e) => e.seq)).toEqual(Array.from({ length: total }, (_, i) => i + 1))
+    expect(seen.map((e) => e.seq)).toEqual(writeSeqs)
     for (const [did, revs] of written)
       expect(seen.filter((e) => e.did === did).map((e) => e.rev)).toEqual(revs)
   })

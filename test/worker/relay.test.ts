@@ -120,8 +120,8 @@ describe('outbox → relay → subscribeRepos', () => {
     }
     expect(pending).toBe(0)
     const mine = (await frames('main', before))
-      .map((e) => decodeFrame<{ repo: string; rev: string; seq: number }>(e.frame).body)
-      .filter((b) => b.repo === a.did)
+      .map((e) => decodeFrame<{ repo: string; rev: string; ops: unknown[] }>(e.frame).body)
+      .filter((b) => b.repo === a.did && b.ops.length > 0)
     expect(mine.map((b) => b.rev)).toEqual(revs)
   })
 
@@ -164,10 +164,14 @@ describe('outbox → relay → subscribeRepos', () => {
         record: { text: 'hi', createdAt: new Date().toISOString() },
       },
     })
-    for (let i = 0; i < 100 && live.got.length === 0; i++) await sleep(20)
-    const { header, body } = decodeFrame<{ repo: string; rev: string; seq: number }>(await live.got[0]!)
+    // The new agent's #identity, #account and genesis #commit come first, then the write.
+    for (let i = 0; i < 100 && live.got.length < 4; i++) await sleep(20)
+    const got = await Promise.all(live.got)
+    const decoded = got.map((f) => decodeFrame<{ repo: string; rev: string; seq: number }>(f))
+    expect(decoded.map((d) => d.body.seq)).toEqual([1, 2, 3, 4].map((n) => head + n))
+    const { header, body } = decoded[3]!
     expect(header).toEqual({ op: 1, t: '#commit' })
-    expect(body).toMatchObject({ repo: a.did, rev: res.body.commit.rev, seq: head + 1 })
+    expect(body).toMatchObject({ repo: a.did, rev: res.body.commit.rev, seq: head + 4 })
     expect(decodeFrame(await future.got[0]!)).toEqual({
       header: { op: -1 },
       body: { error: 'FutureCursor', message: 'Cursor in the future.' },
