@@ -22,7 +22,7 @@ import { Secp256k1Keypair } from '@atproto/crypto'
 import * as plc from '@did-plc/lib'
 import { generateKeypair } from '../../src/atproto/keys.ts'
 import { Repo, type RepoWrite } from '../../src/atproto/repo/index.ts'
-import { freePort, startNetwork } from '../../test/e2e/network.ts'
+import { createAccount, freePort, startNetwork } from '../../test/e2e/network.ts'
 import { type BenchEntry, entry, percentile } from '../lib.ts'
 
 const REF = '@atproto/pds 0.4.217'
@@ -124,13 +124,7 @@ async function startMurmur(): Promise<Target> {
   try {
     const writers = await Promise.all(
       Array.from({ length: AGENTS }, async (_, i): Promise<Writer> => {
-        const res = await fetch(`${net.url}/xrpc/com.atproto.server.createAccount`, {
-          method: 'POST',
-          headers: { authorization: `Bearer ${net.adminToken}`, 'content-type': 'application/json' },
-          body: JSON.stringify({ handle: `bench${i}`, password: `bench${i}-password` }),
-        })
-        const body = (await res.json()) as { did: string; accessJwt: string }
-        if (!res.ok) throw new Error(`Murmur createAccount: ${res.status} ${JSON.stringify(body)}`)
+        const body = await createAccount(net, `bench${i}`)
         return { did: body.did, jwt: body.accessJwt }
       }),
     )

@@ -15,7 +15,7 @@
 import { Worker } from 'node:worker_threads'
 import WebSocket from 'ws'
 import { decodeFrame } from '../../src/relay/frames.ts'
-import { freePort, startNetwork } from '../../test/e2e/network.ts'
+import { createAccount, freePort, startNetwork } from '../../test/e2e/network.ts'
 import { type BenchEntry, entry, percentile } from '../lib.ts'
 
 const FLOOR = 'ws echo (floor)'
@@ -221,13 +221,7 @@ export default async function relay(): Promise<BenchEntry[]> {
   try {
     const writers = await Promise.all(
       Array.from({ length: AGENTS }, async (_, i): Promise<Writer> => {
-        const res = await fetch(`${net.url}/xrpc/com.atproto.server.createAccount`, {
-          method: 'POST',
-          headers: { authorization: `Bearer ${net.adminToken}`, 'content-type': 'application/json' },
-          body: JSON.stringify({ handle: `relay${i}`, password: `relay${i}-password` }),
-        })
-        const body = (await res.json()) as { did: string; accessJwt: string }
-        if (!res.ok) throw new Error(`createAccount: ${res.status} ${JSON.stringify(body)}`)
+        const body = await createAccount(net, `relay${i}`)
         return { did: body.did, jwt: body.accessJwt }
       }),
     )

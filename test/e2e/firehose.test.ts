@@ -9,7 +9,7 @@ import { Firehose } from '@atproto/sync'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import { decodeFrame } from '../../src/relay/frames.ts'
-import { type Network, startNetwork } from './network.ts'
+import { type Network, startNetwork, xrpcPost } from './network.ts'
 
 const AGENTS = 3
 const WRITES = 30
@@ -75,16 +75,7 @@ function subscribe(query = ''): Promise<Sub> {
   })
 }
 
-async function post(method: string, body: unknown, token: string) {
-  const res = await fetch(`${net.url}/xrpc/${method}`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  })
-  const json = (await res.json()) as Record<string, any>
-  if (res.status !== 200) throw new Error(`${method}: ${res.status} ${JSON.stringify(json)}`)
-  return json
-}
+const post = (method: string, body: unknown, token: string) => xrpcPost(net.url, method, body, token)
 
 async function note(agent: { did: string; accessJwt: string }, text: string): Promise<string> {
   const record = { $type: 'agent.memory.note', text, createdAt: new Date().toISOString() }

@@ -12,7 +12,7 @@
 import { JetstreamSubscription } from '@atcute/jetstream'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
-import { type Network, startNetwork } from './network.ts'
+import { type Network, startNetwork, xrpcPost } from './network.ts'
 
 let net: Network
 beforeAll(async () => {
@@ -20,16 +20,7 @@ beforeAll(async () => {
 })
 afterAll(() => net?.stop())
 
-async function post(method: string, body: unknown, token: string) {
-  const res = await fetch(`${net.url}/xrpc/${method}`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  })
-  const json = (await res.json()) as Record<string, any>
-  if (res.status !== 200) throw new Error(`${method}: ${res.status} ${JSON.stringify(json)}`)
-  return json
-}
+const post = (method: string, body: unknown, token: string) => xrpcPost(net.url, method, body, token)
 
 interface Agent {
   did: string

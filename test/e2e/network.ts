@@ -107,3 +107,26 @@ async function startOnce(opts: StartOptions): Promise<Network> {
     },
   }
 }
+
+/** POST an XRPC procedure with a bearer token; anything but a 200 is thrown. */
+export async function xrpcPost(url: string, method: string, body: unknown, token: string) {
+  const res = await fetch(`${url}/xrpc/${method}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  })
+  const json = (await res.json()) as Record<string, any>
+  if (res.status !== 200) throw new Error(`${method}: ${res.status} ${JSON.stringify(json)}`)
+  return json
+}
+
+/** Create an account with the network's admin token. */
+export async function createAccount(net: Network, handle: string, password = `${handle}-password`) {
+  const body = await xrpcPost(
+    net.url,
+    'com.atproto.server.createAccount',
+    { handle, password },
+    net.adminToken,
+  )
+  return body as { did: string; handle: string; accessJwt: string; refreshJwt: string }
+}
