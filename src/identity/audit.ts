@@ -66,3 +66,14 @@ export function atprotoKey(op: SignedOperation): string {
   if (!key) return fail('InvalidKey', 'operation names no atproto signing key')
   return key
 }
+
+/** A new log entry for `operation`, as the directory stores it. */
+export async function auditEntry(did: string, operation: SignedOperation): Promise<AuditEntry> {
+  return {
+    did,
+    operation,
+    cid: await operationCid(operation),
+    nullified: false,
+    createdAt: new Date().toISOString(),
+  }
+}

@@ -7,15 +7,8 @@ import { importKeypair, type Keypair } from '../atproto/keys.ts'
 import { Directory } from '../directory/directory.ts'
 import type { Env } from '../env.ts'
 import { XrpcError } from '../http/xrpc.ts'
-import type { AuditEntry } from './audit.ts'
-import {
-  didForGenesis,
-  genesisOperation,
-  nextOperation,
-  operationCid,
-  type SignedOperation,
-  signOperation,
-} from './operation.ts'
+import { type AuditEntry, auditEntry } from './audit.ts'
+import { didForGenesis, genesisOperation, nextOperation, signOperation } from './operation.ts'
 
 const rotationKeys = new Map<string, Promise<Keypair>>()
 
@@ -50,16 +43,6 @@ async function derive(secret: string): Promise<Keypair> {
   }
 }
 
-async function entry(did: string, operation: SignedOperation): Promise<AuditEntry> {
-  return {
-    did,
-    operation,
-    cid: await operationCid(operation),
-    nullified: false,
-    createdAt: new Date().toISOString(),
-  }
-}
-
 /** A signed genesis op for a new agent, and the DID it derives. */
 export async function createIdentity(
   env: Env,
@@ -71,7 +54,7 @@ export async function createIdentity(
   const { recoveryKey: _, ...rest } = input
   const op = await signOperation(genesisOperation({ ...rest, rotationKeys }), rotation)
   const did = await didForGenesis(op)
-  return { did, genesis: await entry(did, op) }
+  return { did, genesis: await auditEntry(did, op) }
 }
 
 /** Append an op naming a new atproto signing key. */
@@ -86,7 +69,7 @@ export async function rotateSigningKey(env: Env, did: string, signingKey: string
     }),
     rotation,
   )
-  const e = await entry(did, op)
+  const e = await auditEntry(did, op)
   await dir.appendOp(did, e)
   return e
 }

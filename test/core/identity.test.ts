@@ -1,26 +1,14 @@
 import { describe, expect, it } from 'vitest'
 import { AtprotoError } from '../../src/atproto/errors.ts'
 import { generateKeypair } from '../../src/atproto/keys.ts'
-import { type AuditEntry, atprotoKey, verifyAuditLog } from '../../src/identity/audit.ts'
+import { atprotoKey, auditEntry, verifyAuditLog } from '../../src/identity/audit.ts'
 import { didDocument } from '../../src/identity/did-document.ts'
 import {
   didForGenesis,
   genesisOperation,
   nextOperation,
-  operationCid,
-  type SignedOperation,
   signOperation,
 } from '../../src/identity/operation.ts'
-
-async function entry(did: string, operation: SignedOperation): Promise<AuditEntry> {
-  return {
-    did,
-    operation,
-    cid: await operationCid(operation),
-    nullified: false,
-    createdAt: new Date().toISOString(),
-  }
-}
 
 async function identity() {
   const rotation = await generateKeypair('p256')
@@ -43,7 +31,7 @@ describe('did:cf', () => {
     const { genesis, did } = await identity()
     expect(did).toMatch(/^did:cf:[a-z2-7]{24}$/)
     expect(await didForGenesis(genesis)).toBe(did)
-    expect(await verifyAuditLog(did, [await entry(did, genesis)])).toEqual(genesis)
+    expect(await verifyAuditLog(did, [await auditEntry(did, genesis)])).toEqual(genesis)
   })
 
   it('describes the agent in its DID document', async () => {
@@ -67,7 +55,7 @@ describe('did:cf', () => {
       await nextOperation(genesis, { verificationMethods: { atproto: newKey.did } }),
       rotation,
     )
-    const log = [await entry(did, genesis), await entry(did, rotated)]
+    const log = [await auditEntry(did, genesis), await auditEntry(did, rotated)]
     expect(atprotoKey(await verifyAuditLog(did, log))).toBe(newKey.did)
   })
 
@@ -78,23 +66,23 @@ describe('did:cf', () => {
       await nextOperation(genesis, { verificationMethods: { atproto: stranger.did } }),
       stranger,
     )
-    await expect(verifyAuditLog(did, [await entry(did, genesis), await entry(did, forged)])).rejects.toThrow(
-      AtprotoError,
-    )
+    await expect(
+      verifyAuditLog(did, [await auditEntry(did, genesis), await auditEntry(did, forged)]),
+    ).rejects.toThrow(AtprotoError)
 
     const good = await signOperation(
       await nextOperation(genesis, { alsoKnownAs: ['at://bob.agents.test'] }),
       rotation,
     )
-    await expect(verifyAuditLog(did, [await entry(did, good)])).rejects.toThrow(AtprotoError)
+    await expect(verifyAuditLog(did, [await auditEntry(did, good)])).rejects.toThrow(AtprotoError)
 
     const tampered = { ...good, alsoKnownAs: ['at://mallory.agents.test'] }
     await expect(
-      verifyAuditLog(did, [await entry(did, genesis), await entry(did, tampered)]),
+      verifyAuditLog(did, [await auditEntry(did, genesis), await auditEntry(did, tampered)]),
     ).rejects.toThrow(/not signed/)
 
     const other = await identity()
-    await expect(verifyAuditLog(did, [await entry(did, other.genesis)])).rejects.toThrow(/derive/)
+    await expect(verifyAuditLog(did, [await auditEntry(did, other.genesis)])).rejects.toThrow(/derive/)
   })
 })
 
