@@ -48,4 +48,6 @@ export const AGENT_MIGRATIONS: readonly Migration[] = [
     // Which records reference which blobs, so listBlobs and deletes stay exact.
     'CREATE TABLE record_blobs (blob_cid TEXT NOT NULL, record_uri TEXT NOT NULL, PRIMARY KEY (blob_cid, record_uri))',
   ],
+  // The write path asks whether a removed block is still some record's: without this, a table scan per block.
+  ['CREATE INDEX records_cid ON records (cid)'],
 ]
