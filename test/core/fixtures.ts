@@ -14,14 +14,30 @@ export class Tally {
 
   /** Run one fixture case; the tally counts it as passed only if `fn` does not throw. */
   async check(family: string, fn: () => unknown | Promise<unknown>): Promise<void> {
+    let ok = false
+    try {
+      await fn()
+      ok = true
+    } finally {
+      this.record(family, ok)
+    }
+  }
+
+  /** Count one case whose outcome the caller decided. */
+  record(family: string, ok: boolean): void {
+    this.recordMany(family, ok ? 1 : 0, 1)
+  }
+
+  /** Count a batch of cases of which `passed` passed. */
+  recordMany(family: string, passed: number, total: number): void {
     const c = this.counts.get(family) ?? { passed: 0, total: 0 }
     this.counts.set(family, c)
-    c.total++
-    await fn()
-    c.passed++
+    c.passed += passed
+    c.total += total
   }
 
   print(): void {
-    for (const [family, c] of this.counts) console.log(`${family}: ${c.passed}/${c.total} passed`)
+    for (const [family, c] of [...this.counts].sort(([a], [b]) => a.localeCompare(b)))
+      console.log(`${family}: ${c.passed}/${c.total} passed`)
   }
 }

@@ -5,6 +5,7 @@ import { Lexicons as RefLexicons, parseLexiconDoc as refParseLexiconDoc } from '
 import { afterAll, describe, expect, it } from 'vitest'
 import { AtprotoError } from '../../src/atproto/errors.ts'
 import { Lexicons, parseLexiconDoc } from '../../src/atproto/lexicon/index.ts'
+import { Tally } from './fixtures.ts'
 
 const DIR = new URL('../fixtures/atproto-interop-tests/lexicon/', import.meta.url)
 const load = (file: string): unknown => JSON.parse(readFileSync(new URL(file, DIR), 'utf8'))
@@ -27,13 +28,7 @@ const lexInvalid = load('lexicon-invalid.json') as LexCase[]
 const recValid = load('record-data-valid.json') as RecordCase[]
 const recInvalid = load('record-data-invalid.json') as RecordCase[]
 
-const counts = new Map<string, { passed: number; total: number }>()
-function tally(family: string, ok: boolean): void {
-  const c = counts.get(family) ?? { passed: 0, total: 0 }
-  c.total++
-  if (ok) c.passed++
-  counts.set(family, c)
-}
+const tally = new Tally()
 
 function errorOf(fn: () => unknown): AtprotoError | undefined {
   try {
@@ -45,14 +40,12 @@ function errorOf(fn: () => unknown): AtprotoError | undefined {
   }
 }
 
-afterAll(() => {
-  for (const [name, { passed, total }] of counts) console.log(`lexicon/${name}: ${passed}/${total} passed`)
-})
+afterAll(() => tally.print())
 
 describe('lexicon documents', () => {
   it.each(lexValid)('valid: $name', ({ lexicon }) => {
     const err = errorOf(() => parseLexiconDoc(lexicon))
-    tally('lexicon-valid', err === undefined)
+    tally.record('lexicon/lexicon-valid', err === undefined)
     expect(err?.message).toBeUndefined()
     // Cross-check against the reference implementation.
     expect(() => refParseLexiconDoc(lexicon)).not.toThrow()
@@ -72,7 +65,7 @@ describe('lexicon documents', () => {
 
   it.each(lexInvalid)('invalid: $name', ({ name, lexicon }) => {
     const err = errorOf(() => parseLexiconDoc(lexicon))
-    tally('lexicon-invalid', err?.code === 'InvalidLexicon')
+    tally.record('lexicon/lexicon-invalid', err?.code === 'InvalidLexicon')
     expect(err?.code).toBe('InvalidLexicon')
     expect(err?.message).toMatch(reasons[name] ?? /^$/)
   })
@@ -90,7 +83,7 @@ describe('lexicon documents', () => {
 
   it.each(catalog)('catalog: $name', ({ name, lexicon }) => {
     const err = errorOf(() => parseLexiconDoc(lexicon))
-    tally('catalog', err === undefined)
+    tally.record('lexicon/catalog', err === undefined)
     expect(err?.message).toBeUndefined()
     if (!refDisagrees.has(name)) expect(() => refParseLexiconDoc(lexicon)).not.toThrow()
   })
@@ -124,13 +117,13 @@ describe('record data', () => {
 
   it.each(recValid)('valid: $name', (c) => {
     const err = validate(c)
-    tally('record-data-valid', err === undefined)
+    tally.record('lexicon/record-data-valid', err === undefined)
     expect(err?.message).toBeUndefined()
   })
 
   it.each(recInvalid)('invalid: $name', (c) => {
     const err = validate(c)
-    tally('record-data-invalid', err?.code === 'InvalidRecord')
+    tally.record('lexicon/record-data-invalid', err?.code === 'InvalidRecord')
     expect(err?.code).toBe('InvalidRecord')
   })
 

@@ -14,30 +14,23 @@ import {
   MemoryBlockStore,
   Mst,
 } from '../../src/atproto/mst/index.ts'
+import { FIXTURES, fixtureJson, Tally } from './fixtures.ts'
 
-const dir = join(import.meta.dirname, '../fixtures/atproto-interop-tests')
-const readJson = <T>(path: string): T => JSON.parse(readFileSync(join(dir, path), 'utf8')) as T
+const readJson = fixtureJson
 
-const counts = new Map<string, { passed: number; total: number }>()
-function tally(family: string, ok: boolean): void {
-  const c = counts.get(family) ?? { passed: 0, total: 0 }
-  c.total++
-  if (ok) c.passed++
-  counts.set(family, c)
-}
+const tally = new Tally()
+/** Run one fixture case, counting it for the printed tally. */
 function check(family: string, fn: () => void): void {
   let ok = false
   try {
     fn()
     ok = true
   } finally {
-    tally(family, ok)
+    tally.record(family, ok)
   }
 }
 
-afterAll(() => {
-  for (const [family, c] of counts) console.log(`${family}: ${c.passed}/${c.total} passed`)
-})
+afterAll(() => tally.print())
 
 describe('mst/key_heights.json', () => {
   const cases = readJson<{ key: string; height: number }[]>('mst/key_heights.json')
@@ -59,7 +52,7 @@ describe('mst/common_prefix.json', () => {
 
 describe('mst/example_keys.txt', () => {
   // Each key is named for its height: `<letter><height>/<digits>`.
-  const keys = readFileSync(join(dir, 'mst/example_keys.txt'), 'utf8')
+  const keys = readFileSync(join(FIXTURES, 'mst/example_keys.txt'), 'utf8')
     .split('\n')
     .filter((l) => l.length > 0 && !l.startsWith('#'))
   it('has keys', () => expect(keys.length).toBeGreaterThan(100))

@@ -4,6 +4,7 @@ import fc from 'fast-check'
 import { afterAll, describe, expect, it } from 'vitest'
 import { AtprotoError } from '../../src/atproto/errors.ts'
 import * as syn from '../../src/atproto/syntax/index.ts'
+import { Tally } from './fixtures.ts'
 
 const DIR = new URL('../fixtures/atproto-interop-tests/syntax/', import.meta.url)
 
@@ -58,7 +59,7 @@ const FAMILIES: Record<string, Family> = {
   uri: { is: syn.isUri, asserts: [] },
 }
 
-const counts = new Map<string, { passed: number; total: number }>()
+const tally = new Tally()
 
 function check(family: Family, kind: string, line: string): boolean {
   const strict = family.parse ? [...family.asserts, family.parse] : family.asserts
@@ -87,19 +88,12 @@ describe('syntax interop fixtures', () => {
       const lines = cases(file)
       expect(lines.length).toBeGreaterThan(0)
       const failed = lines.filter((line) => !check(family, kind, line))
-      const count = counts.get(name) ?? { passed: 0, total: 0 }
-      count.passed += lines.length - failed.length
-      count.total += lines.length
-      counts.set(name, count)
+      tally.recordMany(`syntax/${name}`, lines.length - failed.length, lines.length)
       expect(failed.map((l) => JSON.stringify(l.slice(0, 80)))).toEqual([])
     })
   }
 
-  afterAll(() => {
-    for (const [name, { passed, total }] of [...counts].sort()) {
-      console.log(`syntax/${name}: ${passed}/${total} passed`)
-    }
-  })
+  afterAll(() => tally.print())
 })
 
 describe('syntax parsers', () => {
