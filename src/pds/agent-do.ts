@@ -16,7 +16,7 @@ import { authRequired, forbidden, type Outcome, outcome, XrpcError } from '../ht
 import { migrateSql } from '../storage/migrations.ts'
 import { openSigningKey, sealSigningKey } from './agent-keys.ts'
 import { AgentReads } from './agent-reads.ts'
-import { accountEvent, genesisCommitEvent, identityEvent, queueEvent } from './events.ts'
+import { accountEvent, genesisCommitEvent, identityEvent, nextEventRev, queueEvent } from './events.ts'
 import { Outbox } from './outbox.ts'
 import { AGENT_MIGRATIONS } from './schema.ts'
 import { Sessions, type SessionTokens } from './sessions.ts'
@@ -119,6 +119,11 @@ export class AgentDO extends DurableObject<Env> {
     }
   }
 
+  /** The rev for an #identity or #account event (inside its transaction): see nextEventRev. */
+  private eventRev(): string {
+    return nextEventRev(this.sql, this.clock)
+  }
+
   /** Serialise repo changes: signing is async, so calls would otherwise interleave. */
   private exclusive<T>(fn: () => Promise<T>): Promise<T> {
     const run = this.writeLock.then(fn)
@@ -174,8 +179,8 @@ export class AgentDO extends DurableObject<Env> {
           )
           this.store.rev = genesis.rev
           for (const [cid, bytes] of scratch.blocks) this.store.put(cid, bytes)
-          queueEvent(this.sql, 'identity', this.clock.next(), identityEvent(input.did, input.handle))
-          queueEvent(this.sql, 'account', this.clock.next(), accountEvent(input.did, 'active'))
+          queueEvent(this.sql, 'identity', this.eventRev(), identityEvent(input.did, input.handle))
+          queueEvent(this.sql, 'account', this.eventRev(), accountEvent(input.did, 'active'))
           queueEvent(this.sql, 'commit', genesis.rev, genesisCommitEvent(input.did, genesis, scratch.blocks))
         })
         this.outbox.kick()
@@ -198,7 +203,7 @@ export class AgentDO extends DurableObject<Env> {
         const agent = await this.agent()
         this.ctx.storage.transactionSync(() => {
           this.sql.exec('UPDATE agent SET status = ? WHERE id = 1', status)
-          queueEvent(this.sql, 'account', this.clock.next(), accountEvent(agent.did, status))
+          queueEvent(this.sql, 'account', this.eventRev(), accountEvent(agent.did, status))
           // As in atproto, sessions survive deactivation (so the agent can reactivate); deletion ends them.
           if (status === 'deleted') agent.sessions.revokeAll()
         })
@@ -217,7 +222,7 @@ export class AgentDO extends DurableObject<Env> {
         const sealed = await sealSigningKey(this.secret(), agent.did, privateKey)
         this.ctx.storage.transactionSync(() => {
           this.sql.exec('UPDATE agent SET key_type = ?, signing_key = ? WHERE id = 1', keyType, sealed)
-          queueEvent(this.sql, 'identity', this.clock.next(), identityEvent(agent.did, agent.handle))
+          queueEvent(this.sql, 'identity', this.eventRev(), identityEvent(agent.did, agent.handle))
         })
         this.outbox.kick()
         this.loaded = null
@@ -296,7 +301,9 @@ export class AgentDO extends DurableObject<Env> {
   /**
    * Restore or move a repo: the CAR's records become this agent's records in
    * one commit signed by this agent (the MST, and so the data CID, match the
-   * source). The CAR must be a complete, well-formed repo.
+   * source). The CAR must be a complete, well-formed repo. The firehose gets a
+   * `#sync` for it, not a `#commit`: consumers resync the repo from the new
+   * commit instead of applying what may be thousands of ops.
    */
   importCar(auth: AgentAuth, car: Uint8Array): Promise<Outcome<CommitSummary | { commit: null }>> {
     return outcome(() =>
@@ -323,6 +330,7 @@ export class AgentDO extends DurableObject<Env> {
         if (ops.length === 0) return { commit: null }
         const summary = await commitWrites(this.writeContext(agent), ops, {
           maxWrites: Number.POSITIVE_INFINITY,
+          announce: 'sync',
         })
         this.outbox.kick()
         return summary

@@ -50,4 +50,12 @@ export const AGENT_MIGRATIONS: readonly Migration[] = [
   ],
   // The write path asks whether a removed block is still some record's: without this, a table scan per block.
   ['CREATE INDEX records_cid ON records (cid)'],
+  // The newest rev queued to the outbox, of any kind: identity and account events take a rev after
+  // it, so a restart with the wall clock behind cannot give them a rev the relay takes for a re-send.
+  // Seeded from the head and any rows still queued (an identity or account event already delivered
+  // before this migration left no local trace; the clock was all it had).
+  [
+    'ALTER TABLE agent ADD COLUMN event_rev TEXT',
+    'UPDATE agent SET event_rev = max(rev, coalesce((SELECT max(rev) FROM outbox), rev))',
+  ],
 ]

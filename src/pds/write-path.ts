@@ -5,18 +5,12 @@
  * the record index, the new head and the outbox event → only then advance the
  * in-memory repo.
  */
-import { encodeCborTrusted, toBytes } from '../atproto/cbor.ts'
-import { type Cid, cidToLink, cidToString } from '../atproto/cid.ts'
-import {
-  type CommitResult,
-  commitSliceCar,
-  type Repo,
-  type RepoOp,
-  type RepoWrite,
-} from '../atproto/repo/index.ts'
+import { cidToString } from '../atproto/cid.ts'
+import { type CommitResult, commitSliceCar, type Repo, type RepoWrite } from '../atproto/repo/index.ts'
 import { isNsid, isRecordKey, type TidClock } from '../atproto/syntax/index.ts'
 import { invalidRequest, XrpcError } from '../http/xrpc.ts'
 import { isOwnCollection, lexicons } from '../lexicons.ts'
+import { commitEvent, queueEvent, syncEvent } from './events.ts'
 import type { SqlBlockStore } from './sql-block-store.ts'
 
 export interface WriteOp {
@@ -36,6 +30,12 @@ export interface WriteOptions {
   swapCommit?: string
   /** Internal callers (repo import) may commit more than XRPC's 200 writes at once. */
   maxWrites?: number
+  /**
+   * How the firehose hears of the commit: a `#commit` with its ops (the
+   * default), or a `#sync` (internal callers: a repo import resets the repo,
+   * and its ops may be far more than a `#commit` may carry).
+   */
+  announce?: 'commit' | 'sync'
 }
 
 export interface WriteResult {
@@ -118,41 +118,14 @@ function validate(collection: string, rkey: string, record: unknown, mode: boole
   return 'valid' as const
 }
 
-/** What a firehose #commit body is made of; the genesis commit has no `since` and no `prevData`. */
-export interface CommitEventFields {
-  cid: Cid
-  rev: string
-  since: string | null
-  /** The commit's CAR slice. */
-  blocks: Uint8Array
-  ops: RepoOp[]
-  prevData?: Cid
-}
-
-/** The firehose #commit body (without seq), encoded once here and kept in the outbox. */
-export function commitEvent(did: string, e: CommitEventFields): Uint8Array {
-  return encodeCborTrusted({
-    repo: did,
-    commit: cidToLink(e.cid),
-    rev: e.rev,
-    since: e.since,
-    blocks: toBytes(e.blocks),
-    ops: e.ops.map((op) => ({
-      action: op.action,
-      path: op.path,
-      cid: op.cid ? cidToLink(op.cid) : null,
-      ...(op.prev ? { prev: cidToLink(op.prev) } : {}),
-    })),
-    ...(e.prevData ? { prevData: cidToLink(e.prevData) } : {}),
-    blobs: [],
-    rebase: false,
-    tooBig: false,
-    time: new Date().toISOString(),
-  })
+/** The commit's firehose event, as `announce` asks. */
+function announcement(did: string, result: CommitResult, announce: WriteOptions['announce']) {
+  if (announce === 'sync') return { kind: 'sync' as const, event: syncEvent(did, result) }
+  return { kind: 'commit' as const, event: commitEvent(did, { ...result, blocks: commitSliceCar(result) }) }
 }
 
 /** Store a prepared commit in one transaction. Nothing in memory changes here. */
-function storeCommit(ctx: WriteContext, result: CommitResult): void {
+function storeCommit(ctx: WriteContext, result: CommitResult, announce: WriteOptions['announce']): void {
   const { sql, store } = ctx
   store.rev = result.rev
   for (const [cid, bytes] of result.newBlocks) store.put(cid, bytes)
@@ -174,13 +147,8 @@ function storeCommit(ctx: WriteContext, result: CommitResult): void {
   for (const cid of result.removedCids)
     if (sql.exec('SELECT 1 FROM records WHERE cid = ? LIMIT 1', cid).toArray().length === 0) store.delete(cid)
   sql.exec('UPDATE agent SET root_cid = ?, rev = ? WHERE id = 1', cidToString(result.cid), result.rev)
-  sql.exec(
-    'INSERT INTO outbox (rev, kind, event, created_at) VALUES (?, ?, ?, ?)',
-    result.rev,
-    'commit',
-    commitEvent(ctx.did, { ...result, blocks: commitSliceCar(result) }),
-    new Date().toISOString(),
-  )
+  const { kind, event } = announcement(ctx.did, result, announce)
+  queueEvent(sql, kind, result.rev, event)
 }
 
 /** The one write path. Callers serialise calls per agent. */
@@ -201,7 +169,7 @@ export async function commitWrites(
         `Record ${op.path} is ${size} bytes; at most ${MAX_RECORD_BYTES}`,
       )
   }
-  ctx.transactionSync(() => storeCommit(ctx, result))
+  ctx.transactionSync(() => storeCommit(ctx, result, opts.announce))
   ctx.repo.advance(result)
   for (const [i, op] of result.ops.entries()) if (op.cid) results[i]!.cid = cidToString(op.cid)
   return { commit: { cid: cidToString(result.cid), rev: result.rev }, results }

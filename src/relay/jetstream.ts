@@ -51,8 +51,10 @@ function commitItems(did: string, timeUs: number, body: Record<string, unknown>)
 
 /**
  * An event's Jetstream messages, rendered once at sequencing: one per op of a
- * `#commit`, one for `#identity` / `#account`, none for `#sync`. `body` is the
- * decoded DAG-CBOR body (CID links and bytes serialise as `$link` / `$bytes`).
+ * `#commit`, one for `#identity` / `#account`, none for `#sync` (Jetstream v1
+ * has no such kind: an imported repo's records reach its consumers only by
+ * fetching the repo). `body` is the decoded DAG-CBOR body (CID links and bytes
+ * serialise as `$link` / `$bytes`).
  */
 export function renderJetstream(
   kind: string,

@@ -73,6 +73,8 @@ function decodeBody(e: IngestEvent): Record<string, unknown> | string {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) return 'body is not a map'
   const b = body as Record<string, unknown>
   if (e.kind === 'commit' && (b.repo !== e.did || b.rev !== e.rev)) return 'body does not match did and rev'
+  // A #sync names its repo `did`, not `repo`; its rev is the new commit's, which consumers resync from.
+  if (e.kind === 'sync' && (b.did !== e.did || b.rev !== e.rev)) return 'body does not match did and rev'
   return b
 }
 
