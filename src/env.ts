@@ -3,6 +3,7 @@ export interface Env {
   DB: D1Database
   AGENTS: DurableObjectNamespace<import('./pds/agent-do.ts').AgentDO>
   RELAY: DurableObjectNamespace<import('./relay/relay-do.ts').RelayDO>
+  CRAWLERS: DurableObjectNamespace<import('./relay/crawler-do.ts').CrawlerDO>
   BLOBS: R2Bucket
   MURMUR_DOMAIN?: string
   MURMUR_PUBLIC_URL?: string
@@ -18,6 +19,8 @@ export interface Env {
   /** Firehose flow control: a subscriber's unread-bytes bound and assumed floor read rate. */
   MURMUR_RELAY_MAX_BUFFERED_BYTES?: string
   MURMUR_RELAY_DRAIN_BYTES_PER_SEC?: string
+  /** Where followed hosts' did:plc identities resolve (default https://plc.directory). */
+  MURMUR_PLC_URL?: string
 }
 
 export const VERSION = '0.1.0'

@@ -13,6 +13,7 @@ import { syncRoutes } from './pds/routes/sync.ts'
 import { relayRoutes } from './relay/routes.ts'
 
 export { AgentDO } from './pds/agent-do.ts'
+export { CrawlerDO } from './relay/crawler-do.ts'
 export { RelayDO } from './relay/relay-do.ts'
 
 const app = new Hono<{ Bindings: Env }>()

@@ -10,6 +10,7 @@ export type AtprotoErrorCode =
   | 'InvalidVarint'
   | 'InvalidMultibase'
   | 'InvalidKey'
+  | 'InvalidDid'
   | 'InvalidSignature'
   | 'InvalidMst'
   | 'InvalidCommit'

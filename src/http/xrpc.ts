@@ -83,7 +83,10 @@ export async function jsonBody(c: Context, maxBytes = 2 * 1024 * 1024): Promise<
 }
 
 /** Read at most `maxBytes` of a request body; larger bodies are a 413, without reading them whole. */
-export async function boundedBytes(req: Request, maxBytes: number): Promise<Uint8Array> {
+export async function boundedBytes(
+  req: Pick<Request, 'headers' | 'body'>,
+  maxBytes: number,
+): Promise<Uint8Array> {
   const declared = Number(req.headers.get('content-length') ?? Number.NaN)
   if (declared > maxBytes) throw new XrpcError(413, 'PayloadTooLarge', `Body exceeds ${maxBytes} bytes`)
   if (!req.body) return new Uint8Array()

@@ -7,7 +7,13 @@ import { fromBase64Url } from '@atcute/multibase'
 import { encodeCbor } from '../atproto/cbor.ts'
 import { fail } from '../atproto/errors.ts'
 import { verifySignature } from '../atproto/keys.ts'
-import { didForGenesis, operationCid, type SignedOperation } from './operation.ts'
+import {
+  DID_CF_PREFIX,
+  DID_PLC_PREFIX,
+  didForGenesis,
+  operationCid,
+  type SignedOperation,
+} from './operation.ts'
 
 export interface AuditEntry {
   did: string
@@ -39,7 +45,8 @@ export async function verifyAuditLog(did: string, log: AuditEntry[]): Promise<Si
   const genesis = active[0]
   if (!genesis) return fail('InvalidCommit', 'empty operation log')
   if (genesis.operation.prev !== null) fail('InvalidCommit', 'first operation is not a genesis op')
-  if ((await didForGenesis(genesis.operation)) !== did)
+  const prefix = did.startsWith(DID_PLC_PREFIX) ? DID_PLC_PREFIX : DID_CF_PREFIX
+  if ((await didForGenesis(genesis.operation, prefix)) !== did)
     fail('InvalidCommit', 'DID does not derive from genesis op')
 
   let current = genesis.operation

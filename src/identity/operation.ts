@@ -9,6 +9,8 @@ import { cidForCbor, cidToString } from '../atproto/cid.ts'
 import type { Keypair } from '../atproto/keys.ts'
 
 export const DID_CF_PREFIX = 'did:cf:'
+/** The same derivation under PLC's prefix names the same log on a PLC directory. */
+export const DID_PLC_PREFIX = 'did:plc:'
 
 export interface Service {
   type: string
@@ -40,10 +42,10 @@ export async function operationCid(op: SignedOperation): Promise<string> {
   return cidToString(cidForCbor(encodeCbor(op)))
 }
 
-/** `did:cf:` + the first 24 base32 characters of sha-256(DAG-CBOR(signed genesis op)). */
-export async function didForGenesis(genesis: SignedOperation): Promise<string> {
+/** `did:cf:` (or `did:plc:`) + the first 24 base32 characters of sha-256(DAG-CBOR(signed genesis op)). */
+export async function didForGenesis(genesis: SignedOperation, prefix = DID_CF_PREFIX): Promise<string> {
   const hash = await toSha256(encodeCbor(genesis))
-  return DID_CF_PREFIX + toBase32(hash).slice(0, 24)
+  return prefix + toBase32(hash).slice(0, 24)
 }
 
 export interface GenesisInput {

@@ -20,11 +20,39 @@ const BATCH_BYTES = 8 * 1024 * 1024
 const RETRY_MS = 1000
 const MAX_RETRY_MS = 30_000
 
-interface Row extends Record<string, SqlStorageValue> {
+/** One pending event and the row id to delete once the relay has it. */
+export interface OutboxRow {
   id: number
-  rev: string
-  kind: string
-  event: ArrayBuffer
+  event: IngestEvent
+}
+
+/** Where an outbox keeps its pending events: the agent's table, or a crawler's. */
+export interface OutboxRows {
+  /** The oldest pending rows, up to `limit`. */
+  read(limit: number): OutboxRow[]
+  remove(ids: number[]): void
+  count(): number
+}
+
+/** The agent's outbox table: its own DID on every row. */
+export function agentOutboxRows(sql: SqlStorage): OutboxRows {
+  return {
+    read(limit) {
+      const did = sql.exec<{ did: string }>('SELECT did FROM agent WHERE id = 1').toArray()[0]?.did
+      if (!did) return []
+      return sql
+        .exec<{ id: number; rev: string; kind: string; event: ArrayBuffer }>(
+          'SELECT id, rev, kind, event FROM outbox ORDER BY id LIMIT ?',
+          limit,
+        )
+        .toArray()
+        .map((r) => ({ id: r.id, event: { did, rev: r.rev, kind: r.kind, body: new Uint8Array(r.event) } }))
+    },
+    remove(ids) {
+      for (const id of ids) sql.exec('DELETE FROM outbox WHERE id = ?', id)
+    },
+    count: () => sql.exec<{ n: number }>('SELECT count(*) AS n FROM outbox').one().n,
+  }
 }
 
 export class Outbox {
@@ -36,6 +64,7 @@ export class Outbox {
   constructor(
     private readonly ctx: DurableObjectState,
     private readonly env: Env,
+    private readonly rows: OutboxRows = agentOutboxRows(ctx.storage.sql),
   ) {}
 
   /** After a commit: drain soon, in the background. While backing off, the alarm does it. */
@@ -63,10 +92,6 @@ export class Outbox {
     await this.run()
   }
 
-  pending(): number {
-    return this.ctx.storage.sql.exec<{ n: number }>('SELECT count(*) AS n FROM outbox').one().n
-  }
-
   private async run(): Promise<void> {
     this.running = true
     try {
@@ -89,35 +114,28 @@ export class Outbox {
     void this.ctx.storage.setAlarm(Date.now() + ms)
   }
 
+  /** How many events wait for the relay. */
+  pending(): number {
+    return this.rows.count()
+  }
+
   /** Push until the outbox is empty; throws when the relay cannot be reached or refuses a row. */
   private async drain(): Promise<void> {
-    const sql = this.ctx.storage.sql
-    const did = sql.exec<{ did: string }>('SELECT did FROM agent WHERE id = 1').toArray()[0]?.did
-    if (!did) return
     for (;;) {
-      const rows: Row[] = []
+      const rows: OutboxRow[] = []
       let bytes = 0
-      for (const r of sql.exec<Row>(
-        'SELECT id, rev, kind, event FROM outbox ORDER BY id LIMIT ?',
-        BATCH_ROWS,
-      )) {
-        if (rows.length > 0 && bytes + r.event.byteLength > BATCH_BYTES) break
+      for (const r of this.rows.read(BATCH_ROWS)) {
+        if (rows.length > 0 && bytes + r.event.body.byteLength > BATCH_BYTES) break
         rows.push(r)
-        bytes += r.event.byteLength
+        bytes += r.event.body.byteLength
       }
       if (rows.length === 0) return
-      const events: IngestEvent[] = rows.map((r) => ({
-        did,
-        rev: r.rev,
-        kind: r.kind,
-        body: new Uint8Array(r.event),
-      }))
-      const result = await relayStub(this.env).ingest(events)
-      const acked = new Set(result.acked.map((a) => `${a.kind} ${a.rev}`))
-      this.ctx.storage.transactionSync(() => {
-        for (const r of rows)
-          if (acked.has(`${r.kind} ${r.rev}`)) sql.exec('DELETE FROM outbox WHERE id = ?', r.id)
-      })
+      const result = await relayStub(this.env).ingest(rows.map((r) => r.event))
+      const key = (e: { did: string; kind: string; rev: string }) => `${e.did} ${e.kind} ${e.rev}`
+      const acked = new Set(result.acked.map(key))
+      this.ctx.storage.transactionSync(() =>
+        this.rows.remove(rows.filter((r) => acked.has(key(r.event))).map((r) => r.id)),
+      )
       if (result.rejected.length > 0)
         throw new Error(`relay rejected ${result.rejected.length} event(s): ${result.rejected[0]!.reason}`)
     }

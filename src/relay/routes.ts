@@ -3,11 +3,14 @@
  * the parameters (a malformed cursor is a 400 before any upgrade) and hands
  * the WebSocket upgrade to the RelayDO, which keeps the socket (hibernating).
  * The Jetstream-compatible JSON stream (`GET /subscribe`, jetstream.ts) goes
- * the same way.
+ * the same way. `requestCrawl` and `getHostStatus` start and report
+ * following other hosts (crawler-do.ts).
  */
 import { Hono } from 'hono'
-import type { Env } from '../env.ts'
-import { invalidRequest, XrpcError } from '../http/xrpc.ts'
+import { type Env, publicUrl } from '../env.ts'
+import { requireAdmin } from '../http/auth.ts'
+import { invalidRequest, jsonBody, str, XrpcError } from '../http/xrpc.ts'
+import { crawlerStub, isCrawlHostname } from './crawler-do.ts'
 import { parseSubscribeQuery } from './jetstream.ts'
 import { relayStub } from './relay-do.ts'
 
@@ -39,4 +42,26 @@ relayRoutes.get('/subscribe', (c) => {
   return relayStub(c.env).fetch(`https://relay.internal/subscribe${url.search}`, {
     headers: c.req.raw.headers,
   })
+})
+
+/**
+ * Follow another host's firehose (crawler-do.ts). Operator only: it makes
+ * this network open an outbound connection to a host of the caller's choice.
+ */
+relayRoutes.post('/xrpc/com.atproto.sync.requestCrawl', async (c) => {
+  await requireAdmin(c)
+  const hostname = str(await jsonBody(c), 'hostname').toLowerCase()
+  if (!isCrawlHostname(hostname)) throw invalidRequest('hostname must be host or host:port')
+  const self = [new URL(c.req.url).host, new URL(publicUrl(c.env, c.req.url)).host]
+  if (self.includes(hostname)) throw invalidRequest('a network does not crawl itself')
+  await crawlerStub(c.env, hostname).follow(hostname)
+  return c.json({})
+})
+
+relayRoutes.get('/xrpc/com.atproto.sync.getHostStatus', async (c) => {
+  const hostname = (c.req.query('hostname') ?? '').toLowerCase()
+  if (!isCrawlHostname(hostname)) throw invalidRequest('hostname must be host or host:port')
+  const status = await crawlerStub(c.env, hostname).status()
+  if (!status) throw new XrpcError(400, 'HostNotFound', `not following ${hostname}`)
+  return c.json(status)
 })
