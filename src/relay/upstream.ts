@@ -68,6 +68,8 @@ const link = (v: unknown): string | null =>
     ? (v as { $link: string }).$link
     : null
 
+const isMap = (v: unknown): v is Body => v !== null && typeof v === 'object' && !Array.isArray(v)
+
 class Dropped extends Error {}
 const drop = (why: string): never => {
   throw new Dropped(why)
@@ -101,6 +103,10 @@ export class UpstreamVerifier {
     } catch {
       return { seq: null, events: [], states: [], note: 'undecodable frame' }
     }
+    // Both halves decode to any CBOR value; reading fields of a null header or
+    // body would throw a TypeError, and the crawler would retry the same frame
+    // from its cursor forever.
+    if (!isMap(header) || !isMap(body)) return { seq: null, events: [], states: [], note: 'malformed frame' }
     if (header.op === -1) return { seq: null, events: [], states: [], error: String(body.error ?? 'error') }
     const seq = typeof body.seq === 'number' && Number.isSafeInteger(body.seq) ? body.seq : null
     if (seq !== null && seq <= after) return { seq: null, events: [], states: [] }
@@ -197,6 +203,8 @@ export class UpstreamVerifier {
     if (!commit) return drop('commit is not a CID link')
     if (!isBytes(body.blocks)) return drop('blocks are not bytes')
     if (!Array.isArray(body.ops)) return drop('ops are not a list')
+    // Checked before reading `op.action` etc.: a null op would throw a TypeError (see check()).
+    if (!body.ops.every(isMap)) return drop('ops are not all maps')
     const s = this.state(did)
     if (s.status === 'desynchronized') return drop(`${did} is desynchronized; waiting for #sync`)
     if (s.rev !== null && rev <= s.rev) return drop(`${did} rev ${rev} is not newer than ${s.rev}`)
@@ -212,13 +220,18 @@ export class UpstreamVerifier {
       cid: link(op.cid),
       prev: link(op.prev),
     }))
-    const blocks = fromBytes(body.blocks)
+    const car = parseCar(fromBytes(body.blocks), { verify: true })
+    // Consumers (@atproto/sync's verifyProofs) verify the commit the CAR's root
+    // names, not the `commit` field: the two must agree, or what we checked
+    // is not what they check.
+    if (car.roots.length !== 1 || cidToString(car.roots[0]!) !== commit)
+      return drop('the CAR must have one root: the commit')
+    const blocks = car.blocks
     const verified = await this.verified(did, id, async (key) => {
       if (prevData === null) {
         // Only a genesis commit (no ops) may come without a proof.
         if (ops.length > 0) drop('a commit with ops must carry prevData')
-        const car = parseCar(blocks, { verify: true })
-        const bytes = car.blocks.get(commit)
+        const bytes = blocks.get(commit)
         if (!bytes) return drop('commit block missing')
         return verifyCommit(bytes, key, did)
       }
@@ -268,7 +281,13 @@ export class UpstreamVerifier {
    * A new verified root for a repo: from an upstream `#sync`, or a whole repo
    * fetched for a resync. Emits `#sync` (and `#account` active, if it was not).
    */
-  private async resync(step: Step, s: RepoState, car: Uint8Array, time?: unknown): Promise<RepoState> {
+  private async resync(
+    step: Step,
+    s: RepoState,
+    car: Uint8Array,
+    time?: unknown,
+    claimedRev?: unknown,
+  ): Promise<RepoState> {
     const parsed = parseCar(car, { verify: true })
     const root = parsed.roots[0]
     if (parsed.roots.length !== 1 || !root) return drop('the CAR must have one root: the commit')
@@ -279,6 +298,11 @@ export class UpstreamVerifier {
     const commit = await this.verified(s.did, id, (key) => verifyCommit(bytes, key, s.did))
     if (s.rev !== null && commit.rev <= s.rev)
       return drop(`sync rev ${commit.rev} is not newer than ${s.rev}`)
+    // Checked before `put`: a drop after it would leave the new state in `dirty`
+    // (check() clears only the step), so later frames of the batch would be
+    // checked against a root that is never stored.
+    if (typeof claimedRev === 'string' && claimedRev !== commit.rev)
+      return drop('rev does not match the signed commit')
     const blocks = carBytes([asCid(rootCid)], [{ cid: asCid(rootCid).bytes, bytes }])
     this.emit(step, 'sync', s.did, commit.rev, {
       did: s.did,
@@ -302,8 +326,7 @@ export class UpstreamVerifier {
     const did = this.repoDid(body, 'did')
     if (!isBytes(body.blocks)) return drop('blocks are not bytes')
     const s = this.state(did)
-    const next = await this.resync(step, s, fromBytes(body.blocks), body.time)
-    if (typeof body.rev === 'string' && body.rev !== next.rev) drop('rev does not match the signed commit')
+    await this.resync(step, s, fromBytes(body.blocks), body.time, body.rev)
   }
 
   private async identity(body: Body, step: Step): Promise<void> {
