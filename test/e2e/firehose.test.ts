@@ -3,7 +3,8 @@
  * their outboxes drain into the relay, and `com.atproto.sync.subscribeRepos`
  * streams every commit exactly once, in seq order, with no gap: live, replayed
  * from a cursor, and consumed by @atproto/sync's Firehose, which verifies each
- * commit's signature and proofs with keys resolved through our directory.
+ * commit's signature and proofs with keys resolved through our directory: it
+ * replays the history, then stays live while 5 agents × 200 writes happen.
  */
 import { Firehose } from '@atproto/sync'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -13,6 +14,9 @@ import { type Network, startNetwork, xrpcPost } from './network.ts'
 
 const AGENTS = 3
 const WRITES = 30
+/** The load the Firehose consumes live: each agent writes in sequence, the agents in parallel. */
+const LOAD_AGENTS = 5
+const LOAD_WRITES = 200
 
 let net: Network
 beforeAll(async () => {
@@ -29,6 +33,15 @@ interface CommitBody {
 interface Frame {
   header: { op: number; t?: string }
   body: Record<string, unknown>
+}
+
+/** Why a wait may have failed: the socket closed, or wrangler reloaded the Worker (a source file changed). */
+function diagnosis(ws?: WebSocket): string {
+  const why: string[] = []
+  if (ws && ws.readyState !== WebSocket.OPEN)
+    why.push(`the socket is ${['connecting', 'open', 'closing', 'closed'][ws.readyState]}`)
+  if (net.output().includes('Reloading local server')) why.push('wrangler reloaded the Worker during the run')
+  return why.length ? ` (${why.join('; ')})` : ''
 }
 
 /** A raw subscriber: every frame, decoded, in arrival order. */
@@ -55,7 +68,7 @@ class Sub {
   async until(pred: () => boolean, what: string, ms = 30_000) {
     const deadline = Date.now() + ms
     while (!pred()) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${diagnosis(this.ws)}`)
       await new Promise((r) => setTimeout(r, 25))
     }
   }
@@ -96,7 +109,6 @@ describe('subscribeRepos against wrangler dev', () => {
   const agents: { did: string; accessJwt: string }[] = []
   let total = 0 // writes
   let head = 0 // the newest seq
-  let writeSeqs: number[] = []
 
   it('streams every commit of 3 agents × 30 writes to a live subscriber exactly once, in order', async () => {
     const live = await subscribe('?cursor=')
@@ -142,7 +154,6 @@ describe('subscribeRepos against wrangler dev', () => {
     expectGapFree(fromZero.seqs(), 1, head)
     expectGapFree(fromMiddle.seqs(), 46, head)
     expect(fromZero.commits()).toHaveLength(total)
-    writeSeqs = fromZero.commits().map((c) => c.seq)
     const kinds = new Set(fromZero.frames.map((f) => f.header.t))
     expect(kinds).toEqual(new Set(['#commit', '#identity', '#account']))
     fromZero.close()
@@ -166,7 +177,9 @@ describe('subscribeRepos against wrangler dev', () => {
     expect(await res.json()).toMatchObject({ error: 'InvalidRequest' })
   })
 
-  it("@atproto/sync's Firehose verifies every commit, with keys resolved through our directory", async () => {
+  it(`@atproto/sync's Firehose verifies every commit while ${LOAD_AGENTS} agents × ${LOAD_WRITES} writes happen`, async () => {
+    // The oracle: a raw subscriber from cursor 0 (the history above, then live).
+    const raw = await subscribe('?cursor=0')
     const docs = new Map<string, any>()
     const resolve = async (did: string) => {
       if (!docs.has(did)) docs.set(did, await (await fetch(`${net.url}/did/${did}`)).json())
@@ -182,32 +195,88 @@ describe('subscribeRepos against wrangler dev', () => {
         },
       },
     }
-    const seen: { seq: number; did: string; rev: string; event: string }[] = []
+    // Every event the Firehose hands over (a genesis commit has no ops, so it yields none).
+    const seen: { seq: number; did: string; rev?: string; event: string }[] = []
     const errors: Error[] = []
     let cursor = 0
+    let connects = 0 // getCursor runs once per connection: a silent reconnect would show here
     const firehose = new Firehose({
       service: net.url.replace('http', 'ws'),
       idResolver: idResolver as any,
       // #identity events: take the handle as sent (this fake resolver does not resolve handles).
       unauthenticatedHandles: true,
-      getCursor: () => cursor,
+      getCursor: () => {
+        connects++
+        return cursor
+      },
       handleEvent: (evt) => {
-        if (evt.event === 'create') {
-          seen.push({ seq: evt.seq, did: evt.did, rev: evt.rev, event: evt.event })
-          cursor = evt.seq
-        }
+        seen.push({ seq: evt.seq, did: evt.did, rev: 'rev' in evt ? evt.rev : undefined, event: evt.event })
+        cursor = evt.seq
       },
       onError: (err) => errors.push(err),
     })
     const running = firehose.start()
-    const deadline = Date.now() + 30_000
-    while (seen.length < total && errors.length === 0 && Date.now() < deadline)
-      await new Promise((r) => setTimeout(r, 25))
-    await firehose.destroy()
-    await running
-    expect(errors).toEqual([])
-    expect(seen.map((e) => e.seq)).toEqual(writeSeqs)
-    for (const [did, revs] of written)
-      expect(seen.filter((e) => e.did === did).map((e) => e.rev)).toEqual(revs)
+    const creates = () => seen.filter((e) => e.event === 'create')
+    try {
+      // New agents (not timed: their events are sequenced before the load starts, so the
+      // load's commits get one contiguous range of seqs).
+      const loaders: { did: string; accessJwt: string }[] = []
+      for (let i = 0; i < LOAD_AGENTS; i++) {
+        const a = await post(
+          'com.atproto.server.createAccount',
+          { handle: `load${i}`, password: `load-pw-${i}` },
+          net.adminToken,
+        )
+        loaders.push({ did: a.did, accessJwt: a.accessJwt })
+        written.set(a.did, [])
+      }
+      head += LOAD_AGENTS * 3
+      await raw.until(() => raw.seqs().length >= head, 'the new agents’ events')
+      const loadFrom = head + 1
+
+      // The load: each agent writes in sequence, the agents in parallel, while the Firehose reads.
+      const started = Date.now()
+      await Promise.all(
+        loaders.map(async (a, i) => {
+          for (let w = 0; w < LOAD_WRITES; w++) written.get(a.did)!.push(await note(a, `load${i} w${w}`))
+        }),
+      )
+      const writeMs = Date.now() - started
+      total += LOAD_AGENTS * LOAD_WRITES
+      head += LOAD_AGENTS * LOAD_WRITES
+      const behind = creates().length
+      const deadline = Date.now() + 30_000
+      while (creates().length < total && errors.length === 0 && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 25))
+      await raw.until(() => raw.seqs().length >= head, `${head} events (raw)`)
+      await new Promise((r) => setTimeout(r, 300)) // anything extra (a duplicate) would show up now
+      console.log(
+        `${LOAD_AGENTS * LOAD_WRITES} writes in ${writeMs} ms; the Firehose had verified ${behind} of ${total} commits when they ended`,
+      )
+
+      expect(errors, diagnosis()).toEqual([])
+      expect(connects, `connections made by the Firehose${diagnosis()}`).toBe(1)
+      // The oracle got every event once, in order; the Firehose got all of them but the genesis commits.
+      expectGapFree(raw.seqs(), 1, head)
+      const genesis = (f: Frame) => f.header.t === '#commit' && (f.body.ops as unknown[]).length === 0
+      const expected = raw.frames.filter((f) => f.header.op === 1 && !genesis(f)).map((f) => f.body.seq)
+      expect(seen.map((e) => e.seq)).toEqual(expected)
+      const got = creates()
+      expect(got.map((e) => e.seq)).toEqual(raw.commits().map((c) => c.seq))
+      // The load's commits, each verified: one contiguous range of seqs, no gap, no repeat.
+      expectGapFree(
+        seen.filter((e) => e.seq >= loadFrom).map((e) => e.seq),
+        loadFrom,
+        head,
+      )
+      expect(seen.filter((e) => e.seq >= loadFrom).every((e) => e.event === 'create')).toBe(true)
+      expect(got).toHaveLength(total)
+      for (const [did, revs] of written)
+        expect(got.filter((e) => e.did === did).map((e) => e.rev)).toEqual(revs)
+    } finally {
+      await firehose.destroy()
+      await running
+      raw.close()
+    }
   })
 })
