@@ -10,11 +10,13 @@ import type { BenchEntry } from './lib.ts'
 import core from './suites/core.ts'
 import http from './suites/http.ts'
 import relay from './suites/relay.ts'
+import relayCrawl from './suites/relay-crawl.ts'
 
 const suites: Array<[string, () => Promise<BenchEntry[]>]> = [
   ['core', core],
   ['http', http],
   ['relay', relay],
+  ['relay-crawl', relayCrawl],
 ]
 const only = process.argv.slice(2)
 const unknown = only.filter((name) => !suites.some(([s]) => s === name))

@@ -5,10 +5,12 @@
 import {
   type FoundPublicKey,
   P256PrivateKeyExportable,
+  P256PublicKey,
   type PrivateKeyExportable,
   parseDidKey,
   parsePublicMultikey,
   Secp256k1PrivateKeyExportable,
+  Secp256k1PublicKey,
   verifySig,
 } from '@atcute/crypto'
 import { AtprotoError, fail, guard } from './errors.ts'
@@ -73,6 +75,30 @@ export function multikeyToDidKey(multibase: string): DidKey {
   return `did:key:${multibase}`
 }
 
+type Verifier = Pick<P256PublicKey, 'verify'>
+
+/**
+ * Imported public keys by did:key. Importing costs more than verifying (a
+ * relay checks many commits per key), so keep the most recent ones.
+ */
+const verifiers = new Map<string, Promise<Verifier>>()
+const MAX_VERIFIERS = 10_000
+
+function verifierFor(didKey: string): Promise<Verifier> {
+  let v = verifiers.get(didKey)
+  if (!v) {
+    const pub = parseDidKeyString(didKey)
+    v =
+      pub.type === 'p256'
+        ? P256PublicKey.importRaw(pub.publicKeyBytes)
+        : Secp256k1PublicKey.importRaw(pub.publicKeyBytes)
+    if (verifiers.size >= MAX_VERIFIERS) verifiers.delete(verifiers.keys().next().value!)
+    verifiers.set(didKey, v)
+    v.catch(() => verifiers.delete(didKey))
+  }
+  return v
+}
+
 /** Verify a compact low-S signature; malformed keys or signatures simply fail. */
 export async function verifySignature(
   key: PublicKey | string,
@@ -80,8 +106,8 @@ export async function verifySignature(
   sig: Uint8Array,
 ): Promise<boolean> {
   try {
-    const pub = typeof key === 'string' ? parseDidKeyString(key) : key
-    return await verifySig(pub, sig as Uint8Array<ArrayBuffer>, data as Uint8Array<ArrayBuffer>)
+    if (typeof key === 'string') return await (await verifierFor(key)).verify(sig, data)
+    return await verifySig(key, sig as Uint8Array<ArrayBuffer>, data as Uint8Array<ArrayBuffer>)
   } catch {
     return false
   }

@@ -50,17 +50,34 @@ export interface HostRow {
   events: number
 }
 
+/** Repo states kept in memory; past this the cache starts over. */
+const MAX_CACHED_REPOS = 50_000
+
+/**
+ * The host row and repo states are cached in memory (a lookup per frame
+ * otherwise); this object is their only writer. After a failed transaction
+ * the caller calls `forgetCache`.
+ */
 export class CrawlStore {
+  private hostRow: HostRow | null | undefined
+  private readonly repos = new Map<string, RepoState | null>()
+
   constructor(private readonly sql: SqlStorage) {}
 
+  forgetCache(): void {
+    this.hostRow = undefined
+    this.repos.clear()
+  }
+
   host(): HostRow | null {
-    return (
-      this.sql
-        .exec<{ hostname: string; cursor: number; status: HostStatus; events: number }>(
-          'SELECT hostname, cursor, status, events FROM host WHERE id = 1',
-        )
-        .toArray()[0] ?? null
-    )
+    if (this.hostRow === undefined)
+      this.hostRow =
+        this.sql
+          .exec<{ hostname: string; cursor: number; status: HostStatus; events: number }>(
+            'SELECT hostname, cursor, status, events FROM host WHERE id = 1',
+          )
+          .toArray()[0] ?? null
+    return this.hostRow
   }
 
   /** Follow `hostname` (from cursor 0 the first time; keeps the cursor on a repeat request). */
@@ -71,13 +88,28 @@ export class CrawlStore {
       hostname,
       new Date().toISOString(),
     )
+    this.hostRow = undefined
   }
 
   setCursor(cursor: number, events: number): void {
     this.sql.exec('UPDATE host SET cursor = ?, events = events + ? WHERE id = 1', cursor, events)
+    if (this.hostRow) this.hostRow = { ...this.hostRow, cursor, events: this.hostRow.events + events }
   }
 
   repo(did: string): RepoState | null {
+    const cached = this.repos.get(did)
+    if (cached !== undefined) return cached
+    const state = this.loadRepo(did)
+    this.cache(did, state)
+    return state
+  }
+
+  private cache(did: string, state: RepoState | null): void {
+    if (this.repos.size >= MAX_CACHED_REPOS) this.repos.clear()
+    this.repos.set(did, state)
+  }
+
+  private loadRepo(did: string): RepoState | null {
     const r = this.sql
       .exec<{
         did: string
@@ -101,6 +133,7 @@ export class CrawlStore {
       s.status,
       s.eventRev,
     )
+    this.cache(s.did, s)
   }
 
   /** How many repos the host serves, as far as seen, and how many are desynchronized. */

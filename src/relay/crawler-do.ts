@@ -18,7 +18,7 @@ import { type Step, UpstreamVerifier } from './upstream.ts'
 /** Frames held in memory before the socket is dropped (and resumed from the cursor later). */
 const MAX_QUEUE = 5000
 /** Frames per transaction. */
-const BATCH = 250
+const BATCH = 100
 const WATCHDOG_MS = 5000
 const IDENTITY_TTL_MS = 10 * 60_000
 const MAX_AUDIT_LOG = 1024 * 1024
@@ -73,6 +73,8 @@ export class CrawlerDO extends DurableObject<Env> {
   private readonly queue: (Uint8Array | Blob)[] = []
   private working = false
   private lastError: string | undefined
+  /** The socket was dropped for a full backlog: reconnect as soon as it is worked off. */
+  private resumeWhenDrained = false
   private readonly ids = new Map<string, { id: VerifiedIdentity; at: number }>()
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -186,7 +188,10 @@ export class CrawlerDO extends DurableObject<Env> {
     else if (data instanceof Blob) this.queue.push(data)
     else return
     // Too far behind: stop reading and resume from the cursor once the backlog is done.
-    if (this.queue.length >= MAX_QUEUE) this.dropped(ws, 'backlog full; will resume from cursor')
+    if (this.queue.length >= MAX_QUEUE) {
+      this.dropped(ws, 'backlog full; resuming from the cursor once it is done')
+      this.resumeWhenDrained = true
+    }
     if (!this.working) void this.work()
   }
 
@@ -220,16 +225,24 @@ export class CrawlerDO extends DurableObject<Env> {
         })
         verifier.forget()
         if (events.length > 0) this.outbox.kick()
+        // Verification awaits only settled promises: without a real turn of the event loop, the
+        // outbox push, new frames and status calls would all wait for the whole backlog.
+        await new Promise((r) => setTimeout(r, 0))
       }
     } catch (err) {
       // Unexpected: drop what is in memory and start again from the stored cursor.
       console.error('crawl failed', err instanceof Error ? err.message : String(err))
       this.lastError = `processing: ${(err as Error).message}`
       verifier.forget()
+      this.store.forgetCache()
       this.queue.length = 0
       if (this.ws) this.dropped(this.ws)
     } finally {
       this.working = false
+    }
+    if (this.resumeWhenDrained && this.queue.length === 0) {
+      this.resumeWhenDrained = false
+      await this.openUpstream()
     }
   }
 }

@@ -39,6 +39,8 @@ export interface Retention {
 
 export const MAX_INGEST_BATCH = 1000
 const PRUNE_CHUNK = 1000
+/** High-water marks kept in memory (a lookup per event otherwise); past this the cache starts over. */
+const MAX_CACHED_MARKS = 100_000
 
 function positive(value: string | undefined, fallback: number): number {
   const n = Number(value)
@@ -89,6 +91,8 @@ function jetstreamOf(e: IngestEvent, seq: number, timeUs: number, body: Record<s
 }
 
 export class Sequencer {
+  /** `${kind} ${did}` → last rev sequenced: a read-through cache of the log's marks (we are their only writer). */
+  private readonly marks = new Map<string, string>()
   private lastSeq: number
   private lastTime: number
   private lastTimeUs: number
@@ -130,7 +134,7 @@ export class Sequencer {
     for (const e of events) {
       const key = `${e.kind} ${e.did}`
       const why = blocked.has(key) ? 'an earlier event from this repo was rejected' : problem(e)
-      const mark = why ? undefined : marks.has(key) ? marks.get(key) : this.log.lastRev(e.did, e.kind)
+      const mark = why ? undefined : marks.has(key) ? marks.get(key) : this.mark(key, e.did, e.kind)
       if (!why && mark !== undefined && e.rev <= mark) {
         acked.push({ did: e.did, rev: e.rev, kind: e.kind, seq: null })
         continue
@@ -161,8 +165,19 @@ export class Sequencer {
       this.lastSeq = seq
       this.lastTime = time
       this.lastTimeUs = timeUs
+      // Only once the transaction has committed: the cache never runs ahead of the log.
+      if (this.marks.size + marks.size > MAX_CACHED_MARKS) this.marks.clear()
+      for (const [key, rev] of marks) this.marks.set(key, rev!)
     }
     return { acked, rejected, stored: fresh }
+  }
+
+  private mark(key: string, did: string, kind: string): string | undefined {
+    const cached = this.marks.get(key)
+    if (cached !== undefined) return cached
+    const rev = this.log.lastRev(did, kind)
+    if (rev !== undefined && this.marks.size < MAX_CACHED_MARKS) this.marks.set(key, rev)
+    return rev
   }
 
   /**

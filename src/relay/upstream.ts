@@ -209,11 +209,6 @@ export class UpstreamVerifier {
     if (s.status === 'desynchronized') return drop(`${did} is desynchronized; waiting for #sync`)
     if (s.rev !== null && rev <= s.rev) return drop(`${did} rev ${rev} is not newer than ${s.rev}`)
     const id = await this.hosted(did)
-    const prevData = link(body.prevData)
-    if (s.data !== null && (prevData !== s.data || body.tooBig === true)) {
-      await this.desynchronize(step, s, `prevData ${prevData} does not chain to ${s.data}`)
-      return
-    }
     const ops: ProofOp[] = (body.ops as Body[]).map((op) => ({
       action: op.action as ProofOp['action'],
       path: String(op.path),
@@ -227,6 +222,15 @@ export class UpstreamVerifier {
     if (car.roots.length !== 1 || cidToString(car.roots[0]!) !== commit)
       return drop('the CAR must have one root: the commit')
     const blocks = car.blocks
+    const prevData = link(body.prevData)
+    if (s.data !== null && (prevData !== s.data || body.tooBig === true)) {
+      // Only a commit the repo really signed may break the chain: a forged one is just dropped.
+      const bytes = blocks.get(commit)
+      if (!bytes) return drop('commit block missing')
+      await this.verified(did, id, (key) => verifyCommit(bytes, key, did))
+      await this.desynchronize(step, s, `prevData ${prevData} does not chain to ${s.data}`)
+      return
+    }
     const verified = await this.verified(did, id, async (key) => {
       if (prevData === null) {
         // Only a genesis commit (no ops) may come without a proof.

@@ -480,6 +480,22 @@ describe('UpstreamVerifier: desynchronization', () => {
     expect(kinds(next)).toEqual(['commit'])
   })
 
+  it('a forged commit that does not chain is dropped: it neither desynchronizes nor fetches', async () => {
+    const h = new Harness()
+    const { repo, did } = await start(h)
+    await commitStep(h, repo, [write('create', 'a')])
+    const before = { ...h.state(did)! }
+    h.serve(repo)
+    await repo.applyWrites([write('create', 'missed')]) // never seen by the relay
+    const forged = await repo.prepare([write('create', 'forged')], await generateKeypair('p256'))
+    for (const [k, v] of forged.newBlocks) repo.store.put(k, v)
+    const step = await h.run(frame('#commit', commitBody(h, did, forged)))
+    expect(step.events).toEqual([])
+    expect(step.note).toMatch(/signature/)
+    expect(h.fetches).toBe(0)
+    expect(h.state(did)).toEqual(before)
+  })
+
   it('a tooBig commit, or one without prevData after a known root, also desynchronizes', async () => {
     const h = new Harness()
     for (const broken of [(b: Body) => ({ ...b, tooBig: true }), (b: Body) => without(b, 'prevData')]) {

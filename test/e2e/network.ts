@@ -39,7 +39,8 @@ export interface Secrets {
   MURMUR_ADMIN_TOKEN: string
 }
 
-type StartOptions = { env?: Record<string, string>; stateDir?: string; secrets?: Secrets }
+/** `args`: extra wrangler dev arguments (an inspector port for profiling, say). */
+type StartOptions = { env?: Record<string, string>; stateDir?: string; secrets?: Secrets; args?: string[] }
 
 class EarlyExit extends Error {}
 
@@ -66,12 +67,16 @@ async function startOnce(opts: StartOptions): Promise<Network> {
   }
   const adminToken = secrets.MURMUR_ADMIN_TOKEN
   const stateDir = opts.stateDir ?? mkdtempSync(join(tmpdir(), 'murmur-state-'))
-  const child: ChildProcess = spawn(process.execPath, ['scripts/start.mjs', '--persist-to', stateDir], {
-    cwd: ROOT,
-    env: { ...process.env, ...secrets, ...opts.env, PORT: String(port) },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true, // its own process group, so stop() ends wrangler and workerd with it
-  })
+  const child: ChildProcess = spawn(
+    process.execPath,
+    ['scripts/start.mjs', '--persist-to', stateDir, ...(opts.args ?? [])],
+    {
+      cwd: ROOT,
+      env: { ...process.env, ...secrets, ...opts.env, PORT: String(port) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true, // its own process group, so stop() ends wrangler and workerd with it
+    },
+  )
   let out = ''
   child.stdout?.on('data', (d) => (out += d))
   child.stderr?.on('data', (d) => (out += d))
