@@ -4,6 +4,9 @@ export interface Env {
   AGENTS: DurableObjectNamespace<import('./pds/agent-do.ts').AgentDO>
   RELAY: DurableObjectNamespace<import('./relay/relay-do.ts').RelayDO>
   CRAWLERS: DurableObjectNamespace<import('./relay/crawler-do.ts').CrawlerDO>
+  ROUTER: DurableObjectNamespace<import('./comms/router-do.ts').RouterDO>
+  /** The transport of comms deliveries; the durable record is the router's (src/comms). */
+  DELIVERIES: Queue<import('./comms/deliveries.ts').Delivery>
   BLOBS: R2Bucket
   MURMUR_DOMAIN?: string
   MURMUR_PUBLIC_URL?: string

@@ -3,6 +3,9 @@
  * in AgentDOs, the directory in D1, blobs in R2.
  */
 import { Hono } from 'hono'
+import type { Delivery } from './comms/deliveries.ts'
+import { deliverBatch } from './comms/delivery.ts'
+import { commsRoutes } from './comms/routes.ts'
 import { type Env, networkDomain, publicUrl, serviceDid, VERSION } from './env.ts'
 import { toFailure, xrpcError } from './http/xrpc.ts'
 import { identityRoutes } from './pds/routes/identity.ts'
@@ -12,6 +15,7 @@ import { serverRoutes } from './pds/routes/server.ts'
 import { syncRoutes } from './pds/routes/sync.ts'
 import { relayRoutes } from './relay/routes.ts'
 
+export { RouterDO } from './comms/router-do.ts'
 export { AgentDO } from './pds/agent-do.ts'
 export { CrawlerDO } from './relay/crawler-do.ts'
 export { RelayDO } from './relay/relay-do.ts'
@@ -37,6 +41,7 @@ app.route('/', repoRoutes)
 app.route('/', syncRoutes)
 app.route('/', importRoutes)
 app.route('/', relayRoutes)
+app.route('/', commsRoutes)
 
 app.all('/xrpc/:nsid', (c) =>
   xrpcError(c, 501, 'MethodNotImplemented', `Method not implemented: ${c.req.param('nsid')}`),
@@ -50,4 +55,7 @@ app.onError((err, c) => {
   return xrpcError(c, f.status, f.error, f.message)
 })
 
-export default app satisfies ExportedHandler<Env>
+export default {
+  fetch: app.fetch,
+  queue: deliverBatch,
+} satisfies ExportedHandler<Env, Delivery>

@@ -11,6 +11,9 @@ import { Repo, verifyRepoCar } from '../atproto/repo/index.ts'
 import { TidClock } from '../atproto/syntax/index.ts'
 import { hashPassword, verifyPassword } from '../auth/password.ts'
 import { tokenKey } from '../auth/secret.ts'
+import type { Delivery } from '../comms/deliveries.ts'
+import { provenRecord } from '../comms/delivery.ts'
+import { Inbox, type InboxQuery } from '../comms/inbox.ts'
 import type { Env } from '../env.ts'
 import { authRequired, forbidden, type Outcome, outcome, XrpcError } from '../http/xrpc.ts'
 import { migrateSql } from '../storage/migrations.ts'
@@ -62,6 +65,7 @@ export class AgentDO extends DurableObject<Env> {
   private writeLock: Promise<unknown> = Promise.resolve()
   readonly reads: AgentReads
   readonly outbox: Outbox
+  readonly inbox: Inbox
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env)
@@ -69,6 +73,7 @@ export class AgentDO extends DurableObject<Env> {
     this.store = new SqlBlockStore(this.sql)
     this.reads = new AgentReads(this.sql, this.store)
     this.outbox = new Outbox(ctx, env)
+    this.inbox = new Inbox(this.sql)
     migrateSql(this.sql, AGENT_MIGRATIONS)
   }
 
@@ -383,6 +388,39 @@ export class AgentDO extends DurableObject<Env> {
     return outcome(async () => {
       const a = await this.readable()
       return this.reads.recordProofCar(a.repo, collection, rkey)
+    })
+  }
+
+  // ── inbox (src/comms) ────────────────────────────────────────────────────
+
+  /** A routed comms record for this agent: accepted once it checks against the sender's repo. */
+  deliver(d: Delivery): Promise<Outcome<{ accepted: boolean }>> {
+    return outcome(async () => {
+      await this.readable()
+      const record = await provenRecord(this.env, d)
+      return {
+        accepted: this.inbox.accept({
+          uri: d.uri,
+          cid: d.cid,
+          collection: d.collection,
+          sender: d.sender,
+          record,
+        }),
+      }
+    })
+  }
+
+  listInbox(auth: AgentAuth, q: InboxQuery) {
+    return outcome(async () => {
+      await this.authorize(auth)
+      return this.inbox.list(q)
+    })
+  }
+
+  ackInbox(auth: AgentAuth, uris: string[]) {
+    return outcome(async () => {
+      await this.authorize(auth)
+      return { acked: this.inbox.ack(uris) }
     })
   }
 

@@ -4,7 +4,7 @@
  */
 
 import { type CarBlockBytes, carBytes, carChunks } from '../atproto/car.ts'
-import { decodeCbor } from '../atproto/cbor.ts'
+import { decodeCbor, toPlainJson } from '../atproto/cbor.ts'
 import { type Cid, cidToString, parseCid } from '../atproto/cid.ts'
 import { type Repo, repoBlocks } from '../atproto/repo/index.ts'
 import { invalidRequest, XrpcError } from '../http/xrpc.ts'
@@ -25,7 +25,9 @@ export class AgentReads {
   private value(cid: string): unknown {
     const bytes = this.store.get(cid)
     if (!bytes) throw new XrpcError(500, 'InternalServerError', 'Record block missing')
-    return decodeCbor(bytes)
+    // Records cross the Durable Object RPC boundary, which cannot clone @atcute's wrapper classes
+    // (a blob's `ref` decodes to one).
+    return toPlainJson(decodeCbor(bytes))
   }
 
   getRecord(did: string, collection: string, rkey: string, wantCid?: string): RecordView {

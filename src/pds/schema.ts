@@ -58,4 +58,20 @@ export const AGENT_MIGRATIONS: readonly Migration[] = [
     'ALTER TABLE agent ADD COLUMN event_rev TEXT',
     'UPDATE agent SET event_rev = max(rev, coalesce((SELECT max(rev) FROM outbox), rev))',
   ],
+  // The agent's inbox (src/comms/inbox.ts): verified comms records other agents addressed to it.
+  // One row per (uri, cid): a delivery that arrives twice lands once.
+  [
+    `CREATE TABLE inbox (
+      id INTEGER PRIMARY KEY AUTOINCREMENT,
+      uri TEXT NOT NULL,
+      cid TEXT NOT NULL,
+      collection TEXT NOT NULL,
+      sender TEXT NOT NULL,
+      record TEXT NOT NULL,
+      received_at TEXT NOT NULL,
+      read INTEGER NOT NULL DEFAULT 0,
+      UNIQUE (uri, cid)
+    )`,
+    'CREATE INDEX inbox_collection ON inbox (collection, id)',
+  ],
 ]

@@ -6,9 +6,11 @@
  * in-memory repo.
  */
 import { cidToString } from '../atproto/cid.ts'
+import { AtprotoError } from '../atproto/errors.ts'
 import { type CommitResult, commitSliceCar, type Repo, type RepoWrite } from '../atproto/repo/index.ts'
 import { isNsid, isRecordKey, type TidClock } from '../atproto/syntax/index.ts'
 import { invalidRequest, XrpcError } from '../http/xrpc.ts'
+import { COMMS_PREFIX } from '../comms/recipients.ts'
 import { isOwnCollection, lexicons } from '../lexicons.ts'
 import { commitEvent, queueEvent, syncEvent } from './events.ts'
 import type { SqlBlockStore } from './sql-block-store.ts'
@@ -90,6 +92,9 @@ function prepareWrites(ctx: WriteContext, ops: WriteOp[], opts: WriteOptions): [
     }
     const record = withType(op.record, op.collection)
     const validationStatus = validate(op.collection, rkey, record, opts.validate)
+    // Recipients see the repo's DID as the sender; a record may not claim another.
+    if (op.collection.startsWith(COMMS_PREFIX) && record.sender !== ctx.did)
+      throw invalidRequest(`Invalid ${op.collection} record: sender must be the repo's DID, ${ctx.did}`)
     if (op.action === 'create' && current) throw invalidRequest(`Record already exists: ${uri}`)
     writes.push({ action: current ? 'update' : 'create', collection: op.collection, rkey, record })
     results.push({ uri, validationStatus })
@@ -114,7 +119,15 @@ function validate(collection: string, rkey: string, record: unknown, mode: boole
   } else if (mode === false || !known) {
     return 'unknown' as const
   }
-  lexicons.validateRecord(collection, record, rkey)
+  try {
+    lexicons.validateRecord(collection, record, rkey)
+  } catch (err) {
+    // Name the collection, as the reference PDS does: the path alone (`record/content/text`)
+    // does not say which lexicon a batch write broke.
+    if (err instanceof AtprotoError && err.code === 'InvalidRecord')
+      throw invalidRequest(`Invalid ${collection} record: ${err.message}`)
+    throw err
+  }
   return 'valid' as const
 }
 

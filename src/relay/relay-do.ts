@@ -5,11 +5,19 @@
  * Object's RPC, WebSocket and alarm entry points.
  */
 import { DurableObject } from 'cloudflare:workers'
+import { COMMS_PREFIX } from '../comms/recipients.ts'
+import { routerStub } from '../comms/router-do.ts'
 import type { Env } from '../env.ts'
 import { migrateSql } from '../storage/migrations.ts'
 import { EventLog, RELAY_MIGRATIONS } from './event-log.ts'
 import { DEFAULT_FANOUT, FanOut, type FanOutOptions } from './fanout.ts'
-import { JetFilters, type JetOptions, parseOptionsUpdate, parseSubscribeQuery } from './jetstream.ts'
+import {
+  JetFilters,
+  type JetOptions,
+  jetItems,
+  parseOptionsUpdate,
+  parseSubscribeQuery,
+} from './jetstream.ts'
 import { type IngestEvent, type IngestResult, retentionFrom, Sequencer } from './sequencer.ts'
 
 export const RELAY_NAME = 'main'
@@ -17,6 +25,12 @@ export const RELAY_NAME = 'main'
 export function relayStub(env: Env) {
   return env.RELAY.get(env.RELAY.idFromName(RELAY_NAME))
 }
+
+/** A packed Jetstream line (`collection TAB json`) of an agent.comms record. */
+const COMMS_LINE = /(^|\n)agent\.comms\./
+
+/** After comms events, the alarm makes sure the router has read them (ms). */
+const ROUTER_RECHECK_MS = 2000
 
 /** Pruning on ingest runs at most this often (ms); the alarm covers idle periods. */
 const PRUNE_EVERY_MS = 1000
@@ -67,7 +81,34 @@ export class RelayDO extends DurableObject<Env> {
     for (const r of rejected) console.error('relay rejected event', r.did, r.kind, r.rev, r.reason)
     this.fanout.broadcast(stored)
     this.maintain()
+    // The router follows the log with its own cursor; this only tells it there is something to
+    // read. The alarm (stored with these events) tells it again if this kick is lost to a crash.
+    if (stored.some((e) => e.jet && COMMS_LINE.test(e.jet))) {
+      this.ctx.waitUntil(routerStub(this.env).kick())
+      this.scheduleAlarm(Date.now() + ROUTER_RECHECK_MS)
+    }
     return { acked, rejected }
+  }
+
+  /**
+   * The router's read of the log: after `after`, up to `limit` events, with
+   * only their `agent.comms.*` Jetstream messages (most have none). `last` is
+   * the seq to continue after.
+   */
+  async routable(
+    after: number,
+    limit: number,
+  ): Promise<{ events: { seq: number; messages: string[] }[]; last: number }> {
+    const page = this.log.page(after, limit)
+    const events = page
+      .map((e) => ({
+        seq: e.seq,
+        messages: jetItems(e)
+          .filter((i) => i.c?.startsWith(COMMS_PREFIX))
+          .map((i) => i.m),
+      }))
+      .filter((e) => e.messages.length > 0)
+    return { events, last: page.at(-1)?.seq ?? after }
   }
 
   /** The newest seq, and how many events the log holds. */
@@ -136,6 +177,12 @@ export class RelayDO extends DurableObject<Env> {
     const { more } = this.sequencer.prune(Date.now(), ALARM_CHUNKS)
     this.lastPrune = Date.now()
     this.scheduleAlarm(more ? Date.now() + PRUNE_EVERY_MS : this.sequencer.nextExpiry())
+    try {
+      await routerStub(this.env).kick()
+    } catch (err) {
+      console.error('relay: router kick failed', err instanceof Error ? err.message : String(err))
+      this.scheduleAlarm(Date.now() + ROUTER_RECHECK_MS)
+    }
   }
 
   /** A bounded pruning step on the ingest path, and an alarm for when the log next expires. */

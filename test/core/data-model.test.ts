@@ -1,6 +1,6 @@
 import { fromBase64 } from '@atcute/multibase'
 import { afterAll, describe, expect, it } from 'vitest'
-import { decodeCbor, encodeCbor } from '../../src/atproto/cbor.ts'
+import { decodeCbor, encodeCbor, toPlainJson } from '../../src/atproto/cbor.ts'
 import { cidForCbor, cidToString } from '../../src/atproto/cid.ts'
 import { assertRecordValue } from '../../src/atproto/data-model.ts'
 import { AtprotoError } from '../../src/atproto/errors.ts'
@@ -49,4 +49,19 @@ describe('data-model fixtures', () => {
         if (typeof fx.json === 'object') expect(() => encodeCbor(fx.json)).toThrow(AtprotoError)
       }))
   }
+})
+
+describe('toPlainJson', () => {
+  it('gives every fixture the JSON form, with no wrapper classes left to trip structured clone', () => {
+    for (const fx of fixtureJson<RoundTrip[]>('data-model/data-model-fixtures.json')) {
+      const plain = toPlainJson(decodeCbor(fromBase64(fx.cbor_base64)))
+      expect(plain).toEqual(fx.json)
+      expect(structuredClone(plain)).toEqual(fx.json)
+    }
+  })
+
+  it('leaves values without links or bytes as they are', () => {
+    const value = { a: [1, 'x', { b: null }], c: true }
+    expect(toPlainJson(value)).toBe(value)
+  })
 })

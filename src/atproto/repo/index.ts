@@ -33,10 +33,12 @@ export {
 export {
   type CommitProofInput,
   type ProofOp,
+  type ProvenRecord,
   type VerifiedRecord,
   type VerifiedRepo,
   type VerifyRepoOptions,
   verifyCommitProof,
+  verifyRecordProof,
   verifyRepo,
   verifyRepoCar,
 } from './verify.ts'

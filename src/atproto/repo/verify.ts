@@ -197,3 +197,38 @@ export async function verifyCommitProof(
   }
   return { cid, commit }
 }
+
+// ── record proofs (sync.getRecord) ─────────────────────────────────────────
+
+export interface ProvenRecord {
+  commit: SignedCommit
+  /** The record's CID and value, or null when the proof shows it is absent. */
+  cid: Cid | null
+  record: Record<string, unknown> | null
+}
+
+/**
+ * Check a record proof CAR (`com.atproto.sync.getRecord`): the root is a
+ * commit signed by `didKey` for `did`, and the path from its MST root to
+ * `collection/rkey` is in the CAR, ending at the record's block (or showing
+ * there is none). Throws InvalidCar / InvalidSignature / InvalidCommit /
+ * MissingBlock / InvalidRecord.
+ */
+export async function verifyRecordProof(
+  car: Uint8Array,
+  did: string,
+  didKey: string | PublicKey,
+  collection: string,
+  rkey: string,
+): Promise<ProvenRecord> {
+  const { roots, blocks } = parseCar(car, { verify: true })
+  if (roots.length !== 1) fail('InvalidCar', `expected one root, got ${roots.length}`)
+  const store = new MemoryBlockStore(blocks)
+  const commit = await loadCommit(store, roots[0]!, did, didKey)
+  const cid = Mst.load(store, commit.data).get(`${collection}/${rkey}`)
+  if (cid === null) return { commit, cid: null, record: null }
+  const record = decodeCbor(getBlock(store, cidToString(cid)))
+  if (record === null || typeof record !== 'object' || Array.isArray(record))
+    fail('InvalidRecord', `record ${collection}/${rkey} is not a map`)
+  return { commit, cid, record: record as Record<string, unknown> }
+}
