@@ -5,6 +5,7 @@
 import { Hono } from 'hono'
 import type { Delivery } from './comms/deliveries.ts'
 import { deliverBatch } from './comms/delivery.ts'
+import { discoveryRoutes } from './comms/discovery.ts'
 import { commsRoutes } from './comms/routes.ts'
 import { type Env, networkDomain, publicUrl, serviceDid, VERSION } from './env.ts'
 import { toFailure, xrpcError } from './http/xrpc.ts'
@@ -42,6 +43,7 @@ app.route('/', syncRoutes)
 app.route('/', importRoutes)
 app.route('/', relayRoutes)
 app.route('/', commsRoutes)
+app.route('/', discoveryRoutes)
 
 app.all('/xrpc/:nsid', (c) =>
   xrpcError(c, 501, 'MethodNotImplemented', `Method not implemented: ${c.req.param('nsid')}`),

@@ -7,6 +7,7 @@
  * no delivery.
  */
 import type { Migration } from '../storage/migrations.ts'
+import { TASK_MIGRATION } from './tasks.ts'
 
 export const ROUTER_MIGRATIONS: readonly Migration[] = [
   [
@@ -29,6 +30,8 @@ export const ROUTER_MIGRATIONS: readonly Migration[] = [
     )`,
     'CREATE INDEX deliveries_pending ON deliveries (state, sent_at)',
   ],
+  // 2: the task index (tasks.ts), kept in the same transaction as the cursor.
+  TASK_MIGRATION,
 ]
 
 /** What a Queue message carries: everything the consumer needs to deliver. */

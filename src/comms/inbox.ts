@@ -1,7 +1,9 @@
 /**
  * An agent's inbox, in its own Durable Object SQLite (table from the
  * AgentDO's migration 4): verified comms records addressed to it. Pure
- * storage; delivery.ts decides what may enter.
+ * storage; delivery.ts decides what may enter, and handoff.ts keeps out a
+ * handoff whose refs fail (it is rejected, never filed: every item here was
+ * accepted, so `state` is only ever `unread` or `read`).
  */
 
 export interface InboxItem {
@@ -38,12 +40,14 @@ type Row = {
 export class Inbox {
   constructor(private readonly sql: SqlStorage) {}
 
+  /** Whether the item was already accepted. */
+  has(uri: string, cid: string): boolean {
+    return this.sql.exec('SELECT 1 FROM inbox WHERE uri = ? AND cid = ?', uri, cid).toArray().length > 0
+  }
+
   /** Accept an item; false when it was already there (a redelivery). */
   accept(item: Omit<InboxItem, 'receivedAt' | 'verified' | 'state'>): boolean {
-    const before = this.sql
-      .exec('SELECT 1 FROM inbox WHERE uri = ? AND cid = ?', item.uri, item.cid)
-      .toArray()
-    if (before.length > 0) return false
+    if (this.has(item.uri, item.cid)) return false
     this.sql.exec(
       'INSERT INTO inbox (uri, cid, collection, sender, record, received_at) VALUES (?, ?, ?, ?, ?, ?)',
       item.uri,

@@ -4,7 +4,10 @@
  *
  * - message, handoff: the `recipient`;
  * - request: the `assignee`, or else each DID of its `audience`;
- * - response: the author of the cited request (the DID in its at-uri);
+ * - response: the author of the cited request (the DID in its at-uri); a
+ *   response by that author to its own request (a cancel, say) goes instead
+ *   to whoever works on the task, which only the task index knows (the
+ *   router passes `workersOf`);
  * - broadcast: each DID of its `audience` (topic tags are not DIDs: topic
  *   subscriptions are a later slice).
  *
@@ -44,8 +47,16 @@ export function expiresAt(collection: string, record: Rec): number | null {
   return null
 }
 
-/** The recipients of a comms record written by `author`, without duplicates or the author. */
-export function recipients(collection: string, author: string, record: Rec): string[] {
+/**
+ * The recipients of a comms record written by `author`, without duplicates or the author.
+ * `workersOf(requestUri)`: who works on a task (its assignee or claimant, else its audience).
+ */
+export function recipients(
+  collection: string,
+  author: string,
+  record: Rec,
+  workersOf: (requestUri: string) => string[] = () => [],
+): string[] {
   let dids: string[]
   switch (collection.slice(COMMS_PREFIX.length)) {
     case 'message':
@@ -58,7 +69,9 @@ export function recipients(collection: string, author: string, record: Rec): str
     case 'response': {
       const request = record.request as Rec | undefined
       const did = uriAuthority(request?.uri)
-      dids = did ? [did] : []
+      if (did === null) dids = []
+      else if (did === author) dids = workersOf(request!.uri as string)
+      else dids = [did]
       break
     }
     case 'broadcast':

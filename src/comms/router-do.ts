@@ -7,7 +7,8 @@
  * Queue consumer (delivery.ts) settles them.
  *
  * The relay kicks it after sequencing comms events; an alarm covers restarts
- * and lost messages.
+ * and lost messages. As it routes, it also keeps the task index (tasks.ts):
+ * requests and the responses citing them, in the same transaction.
  */
 import { DurableObject } from 'cloudflare:workers'
 import type { Env } from '../env.ts'
@@ -21,6 +22,7 @@ import {
   type Settlement,
 } from './deliveries.ts'
 import { COMMS_PREFIX, expiresAt, recipients } from './recipients.ts'
+import { REQUEST, RESPONSE, type TaskEntry, type TaskQuery, TaskStore, type TaskSummary } from './tasks.ts'
 
 export const ROUTER_NAME = 'main'
 const PAGE = 500
@@ -48,6 +50,7 @@ interface JetCommit {
 
 export class RouterDO extends DurableObject<Env> {
   private readonly store: DeliveryStore
+  private readonly tasks: TaskStore
   private running: Promise<void> | null = null
   private again = false
 
@@ -55,6 +58,7 @@ export class RouterDO extends DurableObject<Env> {
     super(ctx, env)
     migrateSql(ctx.storage.sql, ROUTER_MIGRATIONS)
     this.store = new DeliveryStore(ctx.storage.sql)
+    this.tasks = new TaskStore(ctx.storage.sql)
   }
 
   /** New events were sequenced: route them soon. */
@@ -80,6 +84,15 @@ export class RouterDO extends DurableObject<Env> {
 
   async deadLetters(limit: number, after?: number): Promise<DeadLetter[]> {
     return this.store.deadLetters(limit, after)
+  }
+
+  /** A task and its history, as routed so far; null for a request the router has not seen. */
+  async task(uri: string, historyLimit: number): Promise<{ task: TaskSummary; history: TaskEntry[] } | null> {
+    return this.tasks.get(uri, historyLimit)
+  }
+
+  async listTasks(q: TaskQuery): Promise<{ tasks: TaskSummary[]; cursor?: string }> {
+    return this.tasks.list(q)
   }
 
   async status(): Promise<{ cursor: number; pending: number }> {
@@ -110,13 +123,13 @@ export class RouterDO extends DurableObject<Env> {
       if (last <= after) return
       const now = Date.now()
       this.ctx.storage.transactionSync(() => {
-        for (const e of events) for (const m of e.messages) this.addDeliveries(m, now)
+        for (const e of events) for (const m of e.messages) this.addDeliveries(m, e.seq, now)
         this.store.setCursor(last)
       })
     }
   }
 
-  private addDeliveries(message: string, now: number): void {
+  private addDeliveries(message: string, seq: number, now: number): void {
     let m: JetCommit
     try {
       m = JSON.parse(message) as JetCommit
@@ -129,7 +142,11 @@ export class RouterDO extends DurableObject<Env> {
     if (!c.collection.startsWith(COMMS_PREFIX)) return
     const expires = expiresAt(c.collection, c.record)
     const uri = `at://${m.did}/${c.collection}/${c.rkey}`
-    for (const recipient of recipients(c.collection, m.did, c.record))
+    // Index first: a response's recipients may depend on its task (who works on it).
+    if (c.collection === REQUEST) this.tasks.addRequest(uri, c.cid, m.did, c.record, seq, now)
+    if (c.collection === RESPONSE) this.tasks.addResponse(uri, c.cid, m.did, c.record, seq, now)
+    const workers = (requestUri: string) => this.tasks.workers(requestUri)
+    for (const recipient of recipients(c.collection, m.did, c.record, workers))
       this.store.add(
         { recipient, uri, cid: c.cid, sender: m.did, collection: c.collection, expiresAt: expires },
         now,

@@ -1,16 +1,20 @@
 /**
  * The inbox over XRPC, as the agent (its session) or the operator:
- * `agent.comms.listInbox`, `agent.comms.ackInbox`; and the operator's view
- * of deliveries that could not be made, `agent.admin.listDeadLetters`.
+ * `agent.comms.listInbox`, `agent.comms.ackInbox`; the operator's view
+ * of deliveries that could not be made, `agent.admin.listDeadLetters`; and
+ * tasks, public like the records they are built from: `agent.comms.getTask`,
+ * `agent.comms.listTasks`.
  */
 import { Hono } from 'hono'
-import { isNsid } from '../atproto/syntax/index.ts'
+import { isDid, isNsid, parseAtUri } from '../atproto/syntax/index.ts'
 import type { Env } from '../env.ts'
 import { requireAdmin } from '../http/auth.ts'
 import { invalidRequest, jsonBody, unwrap } from '../http/xrpc.ts'
 import { actingAgent, agentStub } from '../pds/agents.ts'
 import { limitParam } from '../pds/routes/repo.ts'
 import { routerStub } from './router-do.ts'
+import { listTaskViews, taskView } from './task-view.ts'
+import { REQUEST } from './tasks.ts'
 
 export const commsRoutes = new Hono<{ Bindings: Env }>()
 
@@ -56,4 +60,38 @@ commsRoutes.get('/xrpc/agent.admin.listDeadLetters', async (c) => {
   const limit = limitParam(c, 100, 50)
   const items = await routerStub(c.env).deadLetters(limit, after)
   return c.json(items.length === limit ? { items, cursor: String(items.at(-1)!.id) } : { items })
+})
+
+commsRoutes.get('/xrpc/agent.comms.getTask', async (c) => {
+  const uri = c.req.query('uri') ?? ''
+  let parsed: ReturnType<typeof parseAtUri> | undefined
+  try {
+    parsed = parseAtUri(uri)
+  } catch {
+    parsed = undefined
+  }
+  if (!parsed || !isDid(parsed.authority) || parsed.collection !== REQUEST || !parsed.rkey)
+    throw invalidRequest(`uri must be the at-uri of an ${REQUEST} record, with a DID`)
+  return c.json(await taskView(c.env, uri))
+})
+
+/** Task states are an open set (knownValues); any short token may be asked for. */
+const STATE = /^[a-z][a-z0-9-]{0,63}$/
+
+commsRoutes.get('/xrpc/agent.comms.listTasks', async (c) => {
+  const did = (name: string) => {
+    const v = c.req.query(name) || undefined
+    if (v !== undefined && !isDid(v)) throw invalidRequest(`${name} must be a DID`)
+    return v
+  }
+  const state = c.req.query('state') || undefined
+  if (state !== undefined && !STATE.test(state)) throw invalidRequest('state must be a task state')
+  const q = {
+    sender: did('sender'),
+    assignee: did('assignee'),
+    state,
+    limit: limitParam(c, 100, 50),
+    cursor: idCursor(c.req.query('cursor')),
+  }
+  return c.json(await listTaskViews(c.env, q))
 })

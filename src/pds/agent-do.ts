@@ -12,7 +12,9 @@ import { TidClock } from '../atproto/syntax/index.ts'
 import { hashPassword, verifyPassword } from '../auth/password.ts'
 import { tokenKey } from '../auth/secret.ts'
 import type { Delivery } from '../comms/deliveries.ts'
-import { provenRecord } from '../comms/delivery.ts'
+import { provenRecord, undeliverable } from '../comms/delivery.ts'
+import { checkHandoff, HANDOFF, type HandoffProblem, RESPONSE, rejectionResponse } from '../comms/handoff.ts'
+import { type HandoffRejection, HandoffRejections } from '../comms/handoff-rejections.ts'
 import { Inbox, type InboxQuery } from '../comms/inbox.ts'
 import type { Env } from '../env.ts'
 import { authRequired, forbidden, type Outcome, outcome, XrpcError } from '../http/xrpc.ts'
@@ -66,6 +68,7 @@ export class AgentDO extends DurableObject<Env> {
   readonly reads: AgentReads
   readonly outbox: Outbox
   readonly inbox: Inbox
+  readonly rejections: HandoffRejections
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env)
@@ -74,6 +77,7 @@ export class AgentDO extends DurableObject<Env> {
     this.reads = new AgentReads(this.sql, this.store)
     this.outbox = new Outbox(ctx, env)
     this.inbox = new Inbox(this.sql)
+    this.rejections = new HandoffRejections(this.sql)
     migrateSql(this.sql, AGENT_MIGRATIONS)
   }
 
@@ -393,20 +397,60 @@ export class AgentDO extends DurableObject<Env> {
 
   // ── inbox (src/comms) ────────────────────────────────────────────────────
 
-  /** A routed comms record for this agent: accepted once it checks against the sender's repo. */
-  deliver(d: Delivery): Promise<Outcome<{ accepted: boolean }>> {
+  /**
+   * A routed comms record for this agent: accepted once it checks against the
+   * sender's repo. A handoff must also have every ref it cites check against
+   * the cited repo (handoff.ts), or it is rejected: not filed, answered with a
+   * `rejected` response from this agent's repo, and answered once however
+   * often it is redelivered. A handoff already accepted is not checked again,
+   * so a cited record changing later cannot turn it into a rejection.
+   */
+  deliver(d: Delivery): Promise<Outcome<{ accepted: boolean; rejected?: HandoffRejection }>> {
     return outcome(async () => {
       await this.readable()
       const record = await provenRecord(this.env, d)
-      return {
-        accepted: this.inbox.accept({
-          uri: d.uri,
-          cid: d.cid,
-          collection: d.collection,
-          sender: d.sender,
-          record,
-        }),
+      if (d.collection === HANDOFF && !this.inbox.has(d.uri, d.cid)) {
+        const earlier = this.rejections.get(d.uri, d.cid)
+        if (earlier) return { accepted: false, rejected: earlier }
+        const problem = await checkHandoff(this.env, record)
+        if (problem) return { accepted: false, rejected: await this.rejectHandoff(d, problem) }
       }
+      const item = { uri: d.uri, cid: d.cid, collection: d.collection, sender: d.sender, record }
+      return { accepted: this.inbox.accept(item) }
+    })
+  }
+
+  /**
+   * Write the `rejected` response to a handoff through the one write path,
+   * under the write lock, and remember the rejection in the commit's own
+   * transaction (commitWrites stores a commit in one `transactionSync`): a
+   * crash leaves both or neither, so a redelivery never answers twice.
+   */
+  private rejectHandoff(d: Delivery, problem: HandoffProblem): Promise<HandoffRejection> {
+    return this.exclusive(async () => {
+      // Another delivery of the same handoff may have rejected it while this one checked its refs.
+      const earlier = this.rejections.get(d.uri, d.cid)
+      if (earlier) return earlier
+      const agent = await this.agent()
+      if (agent.status !== 'active')
+        throw undeliverable(
+          `handoff rejected (${problem.message}); ${agent.did} is ${agent.status} and cannot answer`,
+        )
+      const rkey = this.clock.next()
+      const rejection = { ...problem, response: `at://${agent.did}/${RESPONSE}/${rkey}` }
+      const ctx = this.writeContext(agent)
+      const remember = <T>(fn: () => T) =>
+        ctx.transactionSync(() => {
+          const out = fn()
+          this.rejections.add(d.uri, d.cid, d.sender, rejection)
+          return out
+        })
+      const record = rejectionResponse(agent.did, { uri: d.uri, cid: d.cid }, problem)
+      await commitWrites({ ...ctx, transactionSync: remember }, [
+        { action: 'create', collection: RESPONSE, rkey, record },
+      ])
+      this.outbox.kick()
+      return rejection
     })
   }
 

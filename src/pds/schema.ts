@@ -74,4 +74,18 @@ export const AGENT_MIGRATIONS: readonly Migration[] = [
     )`,
     'CREATE INDEX inbox_collection ON inbox (collection, id)',
   ],
+  // Handoffs this agent rejected (src/comms/handoff-rejections.ts): one row per (uri, cid), written in
+  // the transaction of the rejecting response's commit, so a redelivered handoff is answered once.
+  [
+    `CREATE TABLE handoff_rejections (
+      uri TEXT NOT NULL,
+      cid TEXT NOT NULL,
+      sender TEXT NOT NULL,
+      code TEXT NOT NULL,
+      reason TEXT NOT NULL,
+      response_uri TEXT NOT NULL,
+      rejected_at TEXT NOT NULL,
+      PRIMARY KEY (uri, cid)
+    )`,
+  ],
 ]

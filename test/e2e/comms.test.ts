@@ -75,6 +75,15 @@ describe('comms delivery on wrangler dev', () => {
       })
     await until(async () => (await inbox(net, a)).length === 2, 'both responses at A')
     expect((await inbox(net, a)).map((i) => i.record.state)).toEqual(['working', 'completed'])
+    // The router indexed both responses before delivering them: getTask shows the whole history.
+    const task = (await (
+      await fetch(`${net.url}/xrpc/agent.comms.getTask?uri=${encodeURIComponent(req.uri)}`)
+    ).json()) as any
+    expect(task).toMatchObject({ request: { uri: req.uri, cid: req.cid }, state: 'completed' })
+    expect(task.history.map((h: any) => [h.author, h.state])).toEqual([
+      [b.did, 'working'],
+      [b.did, 'completed'],
+    ])
 
     const audience: Agent[] = []
     for (let i = 0; i < 50; i++) audience.push(await createAccount(net, `listener${i}`))
