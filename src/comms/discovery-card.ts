@@ -176,7 +176,7 @@ export function cardSummary(card: AgentCard, cardUrl: string) {
 }
 
 /** The network descriptor served at /.well-known/agent-network.json (fields in docs/api.md). */
-export function networkDescriptor(net: Network, publicKey: string) {
+export function networkDescriptor(net: Network, publicKey: string, taskNoteKey: string) {
   const ws = net.url.replace(/^http/, 'ws')
   return {
     did: net.did,
@@ -185,6 +185,8 @@ export function networkDescriptor(net: Network, publicKey: string) {
     handleDomain: net.domain,
     // The did:key of the network rotation key: it signs every did:cf operation this network makes.
     publicKey,
+    // The did:key that signs task notes (a deadline passed): getTask's `note.key` must be this one.
+    taskNoteKey,
     relay: {
       subscribeRepos: `${ws}/xrpc/com.atproto.sync.subscribeRepos`,
       jetstream: `${ws}/subscribe`,

@@ -9,6 +9,7 @@ import { type Context, Hono } from 'hono'
 import { isDid, isHandle } from '../atproto/syntax/index.ts'
 import { type AgentRow, Directory } from '../directory/directory.ts'
 import { type Env, networkDomain, publicUrl, serviceDid } from '../env.ts'
+import { networkSecret } from '../http/auth.ts'
 import { invalidRequest, unwrap, XrpcError } from '../http/xrpc.ts'
 import { networkRotationKey } from '../identity/network.ts'
 import type { RecordView } from '../pds/agent-reads.ts'
@@ -24,6 +25,7 @@ import {
   type PublishedCard,
   readPublishedCard,
 } from './discovery-card.ts'
+import { taskNoteKey } from './task-note.ts'
 
 type C = Context<{ Bindings: Env }>
 export const discoveryRoutes = new Hono<{ Bindings: Env }>()
@@ -67,7 +69,8 @@ discoveryRoutes.get('/.well-known/agent-card.json', async (c) => {
 discoveryRoutes.get('/.well-known/agent-network.json', async (c) => {
   // Only the public half of the rotation key leaves: its did:key, never the secret it derives from.
   const { did: publicKey } = await networkRotationKey(c.env)
-  return c.json(networkDescriptor(network(c), publicKey))
+  const { did: noteKey } = await taskNoteKey(networkSecret(c.env))
+  return c.json(networkDescriptor(network(c), publicKey, noteKey))
 })
 
 /** Directory rows scanned per D1 query, and at most per request (deactivated agents are skipped). */

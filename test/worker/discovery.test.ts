@@ -1,8 +1,10 @@
 /**
  * Discovery: agent cards, the network descriptor, and the public agent listing.
  */
+
 import { env, SELF } from 'cloudflare:test'
 import { describe, expect, it } from 'vitest'
+import { taskNoteKey } from '../../src/comms/task-note.ts'
 import { ADMIN, BASE, createAgent, xrpc } from './helpers.ts'
 
 const card = (query: string, base = BASE) => SELF.fetch(`${base}/.well-known/agent-card.json${query}`)
@@ -101,6 +103,10 @@ describe('the network descriptor', () => {
     const a = await createAgent()
     const log = (await (await SELF.fetch(`${BASE}/did/${a.did}/log/audit`)).json()) as any[]
     expect(log[0].operation.rotationKeys).toContain(net.publicKey)
+    // Task notes are signed by their own key, published here so a reader can check a note's `key`.
+    const { did: noteKey } = await taskNoteKey('test-network-secret-0123456789abcdef0123456789')
+    expect(net.taskNoteKey).toBe(noteKey)
+    expect(net.taskNoteKey).not.toBe(net.publicKey)
   })
 })
 
