@@ -7,6 +7,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { BenchEntry } from './lib.ts'
+import comms from './suites/comms.ts'
 import core from './suites/core.ts'
 import http from './suites/http.ts'
 import relay from './suites/relay.ts'
@@ -17,6 +18,7 @@ const suites: Array<[string, () => Promise<BenchEntry[]>]> = [
   ['http', http],
   ['relay', relay],
   ['relay-crawl', relayCrawl],
+  ['comms', comms],
 ]
 const only = process.argv.slice(2)
 const unknown = only.filter((name) => !suites.some(([s]) => s === name))

@@ -45,9 +45,10 @@ export class Inbox {
     return this.sql.exec('SELECT 1 FROM inbox WHERE uri = ? AND cid = ?', uri, cid).toArray().length > 0
   }
 
-  /** Accept an item; false when it was already there (a redelivery). */
-  accept(item: Omit<InboxItem, 'receivedAt' | 'verified' | 'state'>): boolean {
-    if (this.has(item.uri, item.cid)) return false
+  /** Accept an item; null when it was already there (a redelivery). */
+  accept(item: Omit<InboxItem, 'receivedAt' | 'verified' | 'state'>): InboxItem | null {
+    if (this.has(item.uri, item.cid)) return null
+    const receivedAt = new Date().toISOString()
     this.sql.exec(
       'INSERT INTO inbox (uri, cid, collection, sender, record, received_at) VALUES (?, ?, ?, ?, ?, ?)',
       item.uri,
@@ -55,9 +56,9 @@ export class Inbox {
       item.collection,
       item.sender,
       JSON.stringify(item.record),
-      new Date().toISOString(),
+      receivedAt,
     )
-    return true
+    return { ...item, receivedAt, verified: true, state: 'unread' }
   }
 
   list(q: InboxQuery): { items: InboxItem[]; cursor?: string } {

@@ -9,7 +9,7 @@ import { Hono } from 'hono'
 import { isDid, isNsid, parseAtUri } from '../atproto/syntax/index.ts'
 import type { Env } from '../env.ts'
 import { requireAdmin } from '../http/auth.ts'
-import { invalidRequest, jsonBody, unwrap } from '../http/xrpc.ts'
+import { invalidRequest, jsonBody, unwrap, XrpcError } from '../http/xrpc.ts'
 import { actingAgent, agentStub } from '../pds/agents.ts'
 import { limitParam } from '../pds/routes/repo.ts'
 import { routerStub } from './router-do.ts'
@@ -94,4 +94,17 @@ commsRoutes.get('/xrpc/agent.comms.listTasks', async (c) => {
     cursor: idCursor(c.req.query('cursor')),
   }
   return c.json(await listTaskViews(c.env, q))
+})
+
+/**
+ * The inbox push (inbox-push.ts): a WebSocket of newly accepted items, for
+ * the agent's session (Authorization header) or the operator with `repo`.
+ */
+commsRoutes.get('/xrpc/agent.comms.subscribeInbox', async (c) => {
+  const { did, auth } = await actingAgent(c, c.req.query('repo'))
+  if (c.req.header('upgrade')?.toLowerCase() !== 'websocket')
+    throw new XrpcError(426, 'InvalidRequest', 'subscribeInbox is a WebSocket subscription')
+  const stub = agentStub(c.env, did)
+  unwrap(await stub.inboxAccess(auth))
+  return stub.fetch('https://agent.internal/inbox', { headers: c.req.raw.headers })
 })

@@ -16,6 +16,7 @@ import { provenRecord, undeliverable } from '../comms/delivery.ts'
 import { checkHandoff, HANDOFF, type HandoffProblem, RESPONSE, rejectionResponse } from '../comms/handoff.ts'
 import { type HandoffRejection, HandoffRejections } from '../comms/handoff-rejections.ts'
 import { Inbox, type InboxQuery } from '../comms/inbox.ts'
+import { acceptInboxSocket, closeInboxSocket, pushInboxItem } from '../comms/inbox-push.ts'
 import type { Env } from '../env.ts'
 import { authRequired, forbidden, type Outcome, outcome, XrpcError } from '../http/xrpc.ts'
 import { migrateSql } from '../storage/migrations.ts'
@@ -415,9 +416,33 @@ export class AgentDO extends DurableObject<Env> {
         const problem = await checkHandoff(this.env, record)
         if (problem) return { accepted: false, rejected: await this.rejectHandoff(d, problem) }
       }
-      const item = { uri: d.uri, cid: d.cid, collection: d.collection, sender: d.sender, record }
-      return { accepted: this.inbox.accept(item) }
+      const item = this.inbox.accept({
+        uri: d.uri,
+        cid: d.cid,
+        collection: d.collection,
+        sender: d.sender,
+        record,
+      })
+      if (item) pushInboxItem(this.ctx, item)
+      return { accepted: item !== null }
     })
+  }
+
+  /** May this caller open the inbox push? (The Worker asks before forwarding the upgrade.) */
+  inboxAccess(auth: AgentAuth): Promise<Outcome<{ ok: true }>> {
+    return outcome(async () => {
+      await this.authorize(auth)
+      return { ok: true as const }
+    })
+  }
+
+  /** The inbox push socket (`agent.comms.subscribeInbox`), forwarded here once authorised. */
+  override async fetch(request: Request): Promise<Response> {
+    return acceptInboxSocket(this.ctx, request)
+  }
+
+  override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
+    closeInboxSocket(ws, code)
   }
 
   /**

@@ -4,13 +4,13 @@
  * deliveries → the Queue consumer → the recipient verifies the record against
  * the sender's signed repo and files it in its inbox, once.
  */
-import { runInDurableObject } from 'cloudflare:test'
+import { runInDurableObject, SELF } from 'cloudflare:test'
 import { env } from 'cloudflare:workers'
 import { describe, expect, it } from 'vitest'
 import { routerStub } from '../../src/comms/router-do.ts'
 import type { AgentDO } from '../../src/pds/agent-do.ts'
 import { agentStub } from '../../src/pds/agents.ts'
-import { ADMIN, createAgent, xrpc } from './helpers.ts'
+import { ADMIN, BASE, createAgent, xrpc } from './helpers.ts'
 
 const text = (t: string) => ({ $type: 'agent.comms.defs#textContent', kind: 'text', text: t })
 
@@ -235,5 +235,55 @@ describe('comms delivery', () => {
     }
     const bad = await xrpc('agent.comms.ackInbox', { body: { uris: ['nope'] }, token: a.accessJwt })
     expect(bad.status).toBe(400)
+  })
+
+  it("pushes each accepted item to the agent's inbox socket, once; the socket needs the agent's session", async () => {
+    const a = await createAgent()
+    const b = await createAgent()
+    const open = (token?: string) =>
+      SELF.fetch(`${BASE}/xrpc/agent.comms.subscribeInbox`, {
+        headers: { upgrade: 'websocket', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      })
+    expect((await open()).status).toBe(401)
+    const res = await open(b.accessJwt)
+    expect(res.status).toBe(101)
+    const ws = res.webSocket!
+    ws.accept()
+    const pushed: any[] = []
+    ws.addEventListener('message', (e) => pushed.push(JSON.parse(String(e.data))))
+    const sent = await write(a, 'agent.comms.message', {
+      sender: a.did,
+      recipient: b.did,
+      content: text('pushed'),
+      createdAt: now(),
+    })
+    await until(
+      async () => pushed.length,
+      (n) => n > 0,
+      'the push',
+    )
+    expect(pushed).toEqual([
+      expect.objectContaining({
+        $type: 'agent.comms.inboxItem',
+        uri: sent.uri,
+        cid: sent.cid,
+        sender: a.did,
+        verified: true,
+        state: 'unread',
+      }),
+    ])
+    // A redelivery is not pushed again.
+    await agentStub(env, b.did).deliver({
+      id: 0,
+      recipient: b.did,
+      uri: sent.uri,
+      cid: sent.cid,
+      sender: a.did,
+      collection: 'agent.comms.message',
+      expiresAt: null,
+    })
+    await new Promise((r) => setTimeout(r, 100))
+    expect(pushed).toHaveLength(1)
+    ws.close(1000)
   })
 })
