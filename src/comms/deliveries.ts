@@ -8,6 +8,7 @@
  */
 import type { Migration } from '../storage/migrations.ts'
 import { TASK_MIGRATION } from './tasks.ts'
+import { TOPIC_MIGRATION } from './topics.ts'
 
 export const ROUTER_MIGRATIONS: readonly Migration[] = [
   [
@@ -32,6 +33,8 @@ export const ROUTER_MIGRATIONS: readonly Migration[] = [
   ],
   // 2: the task index (tasks.ts), kept in the same transaction as the cursor.
   TASK_MIGRATION,
+  // 3: topic subscriptions (topics.ts).
+  TOPIC_MIGRATION,
 ]
 
 /** What a Queue message carries: everything the consumer needs to deliver. */

@@ -8,8 +8,9 @@
  *   response by that author to its own request (a cancel, say) goes instead
  *   to whoever works on the task, which only the task index knows (the
  *   router passes `workersOf`);
- * - broadcast: each DID of its `audience` (topic tags are not DIDs: topic
- *   subscriptions are a later slice).
+ * - broadcast: each DID of its `audience`, and each agent subscribed to one
+ *   of its topic tags (audience entries that are not DIDs, and its `topic`;
+ *   the router passes `subscribersOf`, topics.ts).
  *
  * The sender never receives its own record. Expired records go nowhere.
  */
@@ -56,6 +57,7 @@ export function recipients(
   author: string,
   record: Rec,
   workersOf: (requestUri: string) => string[] = () => [],
+  subscribersOf: (topic: string) => string[] = () => [],
 ): string[] {
   let dids: string[]
   switch (collection.slice(COMMS_PREFIX.length)) {
@@ -74,9 +76,14 @@ export function recipients(
       else dids = [did]
       break
     }
-    case 'broadcast':
-      dids = didsOf(record.audience)
+    case 'broadcast': {
+      const tags = Array.isArray(record.audience)
+        ? record.audience.filter((x): x is string => typeof x === 'string' && !x.startsWith('did:'))
+        : []
+      if (typeof record.topic === 'string') tags.push(record.topic)
+      dids = [...didsOf(record.audience), ...[...new Set(tags)].flatMap((t) => subscribersOf(t))]
       break
+    }
     default:
       dids = []
   }

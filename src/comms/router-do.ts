@@ -23,6 +23,7 @@ import {
 } from './deliveries.ts'
 import { COMMS_PREFIX, expiresAt, recipients } from './recipients.ts'
 import { REQUEST, RESPONSE, type TaskEntry, type TaskQuery, TaskStore, type TaskSummary } from './tasks.ts'
+import { TopicStore } from './topics.ts'
 
 export const ROUTER_NAME = 'main'
 const PAGE = 500
@@ -51,6 +52,7 @@ interface JetCommit {
 export class RouterDO extends DurableObject<Env> {
   private readonly store: DeliveryStore
   private readonly tasks: TaskStore
+  private readonly topics: TopicStore
   private running: Promise<void> | null = null
   private again = false
 
@@ -59,6 +61,7 @@ export class RouterDO extends DurableObject<Env> {
     migrateSql(ctx.storage.sql, ROUTER_MIGRATIONS)
     this.store = new DeliveryStore(ctx.storage.sql)
     this.tasks = new TaskStore(ctx.storage.sql)
+    this.topics = new TopicStore(ctx.storage.sql)
   }
 
   /** New events were sequenced: route them soon. */
@@ -93,6 +96,16 @@ export class RouterDO extends DurableObject<Env> {
 
   async listTasks(q: TaskQuery): Promise<{ tasks: TaskSummary[]; cursor?: string }> {
     return this.tasks.list(q)
+  }
+
+  /** Replace an agent's topic subscriptions; broadcasts routed from now on use them. */
+  async setTopics(did: string, topics: string[]): Promise<string[]> {
+    this.topics.set(did, topics)
+    return this.topics.of(did)
+  }
+
+  async topicsOf(did: string): Promise<string[]> {
+    return this.topics.of(did)
   }
 
   async status(): Promise<{ cursor: number; pending: number }> {
@@ -146,7 +159,8 @@ export class RouterDO extends DurableObject<Env> {
     if (c.collection === REQUEST) this.tasks.addRequest(uri, c.cid, m.did, c.record, seq, now)
     if (c.collection === RESPONSE) this.tasks.addResponse(uri, c.cid, m.did, c.record, seq, now)
     const workers = (requestUri: string) => this.tasks.workers(requestUri)
-    for (const recipient of recipients(c.collection, m.did, c.record, workers))
+    const subscribers = (topic: string) => this.topics.subscribers(topic)
+    for (const recipient of recipients(c.collection, m.did, c.record, workers, subscribers))
       this.store.add(
         { recipient, uri, cid: c.cid, sender: m.did, collection: c.collection, expiresAt: expires },
         now,

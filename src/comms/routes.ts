@@ -15,6 +15,7 @@ import { limitParam } from '../pds/routes/repo.ts'
 import { routerStub } from './router-do.ts'
 import { listTaskViews, taskView } from './task-view.ts'
 import { REQUEST } from './tasks.ts'
+import { topicsProblem } from './topics.ts'
 
 export const commsRoutes = new Hono<{ Bindings: Env }>()
 
@@ -107,4 +108,20 @@ commsRoutes.get('/xrpc/agent.comms.subscribeInbox', async (c) => {
   const stub = agentStub(c.env, did)
   unwrap(await stub.inboxAccess(auth))
   return stub.fetch('https://agent.internal/inbox', { headers: c.req.raw.headers })
+})
+
+/** Topic subscriptions: a broadcast to a tag reaches the agents that set it (topics.ts). */
+commsRoutes.post('/xrpc/agent.comms.setTopics', async (c) => {
+  const body = await jsonBody(c)
+  const { did, auth } = await actingAgent(c, typeof body.repo === 'string' ? body.repo : undefined)
+  const problem = topicsProblem(body.topics)
+  if (problem) throw invalidRequest(problem)
+  unwrap(await agentStub(c.env, did).inboxAccess(auth))
+  return c.json({ topics: await routerStub(c.env).setTopics(did, body.topics as string[]) })
+})
+
+commsRoutes.get('/xrpc/agent.comms.getTopics', async (c) => {
+  const { did, auth } = await actingAgent(c, c.req.query('repo'))
+  unwrap(await agentStub(c.env, did).inboxAccess(auth))
+  return c.json({ topics: await routerStub(c.env).topicsOf(did) })
 })
