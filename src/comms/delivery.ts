@@ -112,29 +112,44 @@ function backoff(attempt: number): number {
 export async function deliverBatch(batch: MessageBatch<Delivery>, env: Env): Promise<void> {
   const router = routerStub(env)
   const dir = new Directory(env.DB)
-  for (const msg of batch.messages) {
-    const d = msg.body
-    let verdict: Settlement | null
-    try {
-      verdict = await deliverOne(env, dir, d)
-    } catch (err) {
-      verdict = null
-      console.error(
-        'delivery failed',
-        d.uri,
-        '→',
-        d.recipient,
-        err instanceof Error ? err.message : String(err),
-      )
-      if (msg.attempts >= MAX_ATTEMPTS)
-        verdict = { state: 'dead', reason: `gave up after ${msg.attempts} tries: ${(err as Error).message}` }
-    }
-    if (verdict === null) {
-      msg.retry({ delaySeconds: backoff(msg.attempts) })
-      continue
-    }
+  // Each delivery waits on other objects (the recipient, the sender's repo, D1): run them side by
+  // side. Order between deliveries does not matter; each inbox de-duplicates on its own.
+  await Promise.all(batch.messages.map((msg) => settleOne(env, dir, router, msg)))
+}
+
+async function settleOne(
+  env: Env,
+  dir: Directory,
+  router: ReturnType<typeof routerStub>,
+  msg: Message<Delivery>,
+): Promise<void> {
+  const d = msg.body
+  let verdict: Settlement | null
+  try {
+    verdict = await deliverOne(env, dir, d)
+  } catch (err) {
+    verdict = null
+    console.error(
+      'delivery failed',
+      d.uri,
+      '→',
+      d.recipient,
+      err instanceof Error ? err.message : String(err),
+    )
+    if (msg.attempts >= MAX_ATTEMPTS)
+      verdict = { state: 'dead', reason: `gave up after ${msg.attempts} tries: ${(err as Error).message}` }
+  }
+  if (verdict === null) {
+    msg.retry({ delaySeconds: backoff(msg.attempts) })
+    return
+  }
+  try {
     await router.settle(d.id, verdict)
     msg.ack()
+  } catch (err) {
+    // Settled next time: a redelivery finds the item already in the inbox and settles again.
+    console.error('delivery: settle failed', d.id, err instanceof Error ? err.message : String(err))
+    msg.retry({ delaySeconds: backoff(msg.attempts) })
   }
 }
 
