@@ -54,7 +54,7 @@ afterAll(async () => {
 })
 
 describe('comms delivery on wrangler dev', () => {
-  it('request → working → completed, a broadcast to 50 agents, and handoffs: valid accepted, tampered rejected', async () => {
+  it('request → working → completed, a broadcast to 50 agents, handoffs (valid accepted, tampered rejected) and bad input', async () => {
     const net = await startNetwork()
     nets.push(net)
     const a = await createAccount(net, 'requester')
@@ -140,6 +140,53 @@ describe('comms delivery on wrangler dev', () => {
     const atB = (await inbox(net, b)).map((i) => i.uri)
     expect(atB).toContain(good.uri)
     expect(atB).not.toContain(tampered.uri)
+
+    // Bad input: refused at write with a clear 400, or (a recipient nobody hosts) a dead letter.
+    const refusedWrite = async (record: object) => {
+      const res = await fetch(`${net.url}/xrpc/com.atproto.repo.createRecord`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${a.accessJwt}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ repo: a.did, collection: 'agent.comms.message', record }),
+      })
+      expect(res.status).toBe(400)
+      return ((await res.json()) as { error: string; message: string }).message
+    }
+    const msg = { $type: 'agent.comms.message', sender: a.did, recipient: b.did, createdAt: now() }
+    expect(await refusedWrite({ ...msg, content: text('x'.repeat(10_001)) })).toMatch(/graphemes/)
+    expect(await refusedWrite({ ...msg, content: 'not a content object' })).toMatch(/content/)
+    expect(
+      await (async () => {
+        const res = await fetch(`${net.url}/xrpc/com.atproto.repo.createRecord`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${a.accessJwt}`, 'content-type': 'application/json' },
+          body: JSON.stringify({
+            repo: a.did,
+            collection: 'agent.comms.broadcast',
+            record: {
+              sender: a.did,
+              content: text('too many'),
+              audience: Array.from({ length: 101 }, (_, i) => `topic${i}`),
+              createdAt: now(),
+            },
+          }),
+        })
+        return res.status
+      })(),
+    ).toBe(400)
+    const ghost = await write(net, a, 'agent.comms.message', {
+      sender: a.did,
+      recipient: 'did:cf:aaaaaaaaaaaaaaaaaaaaaaaa',
+      content: text('to nobody'),
+      createdAt: now(),
+    })
+    await until(async () => {
+      const res = await fetch(`${net.url}/xrpc/agent.admin.listDeadLetters`, {
+        headers: { authorization: `Bearer ${net.adminToken}` },
+      })
+      const items = ((await res.json()) as { items: { uri: string; reason: string }[] }).items
+      return items.some((d) => d.uri === ghost.uri && /not on this network/.test(d.reason))
+    }, 'the dead letter for an unknown recipient')
+    expect((await fetch(`${net.url}/xrpc/_health`)).status).toBe(200)
   })
 
   it('SIGKILL during deliveries: after a restart every acknowledged message is in its inbox exactly once', async () => {
