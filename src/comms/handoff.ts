@@ -10,9 +10,9 @@
  */
 import type { Env } from '../env.ts'
 import { provenAt, Unprovable, type UnprovableKind } from './delivery.ts'
+import { RESPONSE } from './tasks.ts'
 
 export const HANDOFF = 'agent.comms.handoff'
-export const RESPONSE = 'agent.comms.response'
 
 export interface StrongRef {
   uri: string
