@@ -11,13 +11,10 @@ import { Repo, verifyRepoCar } from '../atproto/repo/index.ts'
 import { TidClock } from '../atproto/syntax/index.ts'
 import { hashPassword, verifyPassword } from '../auth/password.ts'
 import { tokenKey } from '../auth/secret.ts'
+import { AgentInbox, type DeliveryResult } from '../comms/agent-inbox.ts'
 import type { Delivery } from '../comms/deliveries.ts'
-import { provenRecord, undeliverable } from '../comms/delivery.ts'
-import { checkHandoff, HANDOFF, type HandoffProblem, rejectionResponse } from '../comms/handoff.ts'
-import { type HandoffRejection, HandoffRejections } from '../comms/handoff-rejections.ts'
-import { Inbox, type InboxQuery } from '../comms/inbox.ts'
-import { acceptInboxSocket, closeInboxSocket, pushInboxItem } from '../comms/inbox-push.ts'
-import { RESPONSE } from '../comms/tasks.ts'
+import type { InboxQuery } from '../comms/inbox.ts'
+import { acceptInboxSocket, closeInboxSocket } from '../comms/inbox-push.ts'
 import type { Env } from '../env.ts'
 import { authRequired, forbidden, type Outcome, outcome, XrpcError } from '../http/xrpc.ts'
 import { migrateSql } from '../storage/migrations.ts'
@@ -69,8 +66,7 @@ export class AgentDO extends DurableObject<Env> {
   private writeLock: Promise<unknown> = Promise.resolve()
   readonly reads: AgentReads
   readonly outbox: Outbox
-  readonly inbox: Inbox
-  readonly rejections: HandoffRejections
+  readonly comms: AgentInbox
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env)
@@ -78,8 +74,14 @@ export class AgentDO extends DurableObject<Env> {
     this.store = new SqlBlockStore(this.sql)
     this.reads = new AgentReads(this.sql, this.store)
     this.outbox = new Outbox(ctx, env)
-    this.inbox = new Inbox(this.sql)
-    this.rejections = new HandoffRejections(this.sql)
+    this.comms = new AgentInbox({
+      ctx,
+      env,
+      exclusive: (fn) => this.exclusive(fn),
+      self: () => this.agent(),
+      nextRkey: () => this.clock.next(),
+      commitOwn: (collection, rkey, record, remember) => this.commitOwn(collection, rkey, record, remember),
+    })
     migrateSql(this.sql, AGENT_MIGRATIONS)
   }
 
@@ -285,6 +287,24 @@ export class AgentDO extends DurableObject<Env> {
     })
   }
 
+  /** One create of this agent's own (under the write lock); `remember` joins the commit's transaction. */
+  private async commitOwn(
+    collection: string,
+    rkey: string,
+    record: Record<string, unknown>,
+    remember: () => void,
+  ): Promise<void> {
+    const ctx = this.writeContext(await this.agent())
+    const transactionSync = <T>(fn: () => T) =>
+      ctx.transactionSync(() => {
+        const out = fn()
+        remember()
+        return out
+      })
+    await commitWrites({ ...ctx, transactionSync }, [{ action: 'create', collection, rkey, record }])
+    this.outbox.kick()
+  }
+
   private writeContext(agent: Loaded) {
     return {
       did: agent.did,
@@ -399,33 +419,11 @@ export class AgentDO extends DurableObject<Env> {
 
   // ── inbox (src/comms) ────────────────────────────────────────────────────
 
-  /**
-   * A routed comms record for this agent: accepted once it checks against the
-   * sender's repo. A handoff must also have every ref it cites check against
-   * the cited repo (handoff.ts), or it is rejected: not filed, answered with a
-   * `rejected` response from this agent's repo, and answered once however
-   * often it is redelivered. A handoff already accepted is not checked again,
-   * so a cited record changing later cannot turn it into a rejection.
-   */
-  deliver(d: Delivery): Promise<Outcome<{ accepted: boolean; rejected?: HandoffRejection }>> {
+  /** A routed comms record for this agent (src/comms/agent-inbox.ts). */
+  deliver(d: Delivery): Promise<Outcome<DeliveryResult>> {
     return outcome(async () => {
       await this.readable()
-      const record = await provenRecord(this.env, d)
-      if (d.collection === HANDOFF && !this.inbox.has(d.uri, d.cid)) {
-        const earlier = this.rejections.get(d.uri, d.cid)
-        if (earlier) return { accepted: false, rejected: earlier }
-        const problem = await checkHandoff(this.env, record)
-        if (problem) return { accepted: false, rejected: await this.rejectHandoff(d, problem) }
-      }
-      const item = this.inbox.accept({
-        uri: d.uri,
-        cid: d.cid,
-        collection: d.collection,
-        sender: d.sender,
-        record,
-      })
-      if (item) pushInboxItem(this.ctx, item)
-      return { accepted: item !== null }
+      return this.comms.deliver(d)
     })
   }
 
@@ -446,51 +444,17 @@ export class AgentDO extends DurableObject<Env> {
     closeInboxSocket(ws, code)
   }
 
-  /**
-   * Write the `rejected` response to a handoff through the one write path,
-   * under the write lock, and remember the rejection in the commit's own
-   * transaction (commitWrites stores a commit in one `transactionSync`): a
-   * crash leaves both or neither, so a redelivery never answers twice.
-   */
-  private rejectHandoff(d: Delivery, problem: HandoffProblem): Promise<HandoffRejection> {
-    return this.exclusive(async () => {
-      // Another delivery of the same handoff may have rejected it while this one checked its refs.
-      const earlier = this.rejections.get(d.uri, d.cid)
-      if (earlier) return earlier
-      const agent = await this.agent()
-      if (agent.status !== 'active')
-        throw undeliverable(
-          `handoff rejected (${problem.message}); ${agent.did} is ${agent.status} and cannot answer`,
-        )
-      const rkey = this.clock.next()
-      const rejection = { ...problem, response: `at://${agent.did}/${RESPONSE}/${rkey}` }
-      const ctx = this.writeContext(agent)
-      const remember = <T>(fn: () => T) =>
-        ctx.transactionSync(() => {
-          const out = fn()
-          this.rejections.add(d.uri, d.cid, d.sender, rejection)
-          return out
-        })
-      const record = rejectionResponse(agent.did, { uri: d.uri, cid: d.cid }, problem)
-      await commitWrites({ ...ctx, transactionSync: remember }, [
-        { action: 'create', collection: RESPONSE, rkey, record },
-      ])
-      this.outbox.kick()
-      return rejection
-    })
-  }
-
   listInbox(auth: AgentAuth, q: InboxQuery) {
     return outcome(async () => {
       await this.authorize(auth)
-      return this.inbox.list(q)
+      return this.comms.items.list(q)
     })
   }
 
   ackInbox(auth: AgentAuth, uris: string[]) {
     return outcome(async () => {
       await this.authorize(auth)
-      return { acked: this.inbox.ack(uris) }
+      return { acked: this.comms.items.ack(uris) }
     })
   }
 

@@ -212,7 +212,7 @@ describe('comms delivery', () => {
     })
     expect(forged).toMatchObject({ ok: false, status: 422, error: 'Undeliverable' })
     const count = await runInDurableObject(agentStub(env, b.did), (o) =>
-      (o as unknown as AgentDO).inbox
+      (o as unknown as AgentDO).comms.items
         .list({ limit: 100 })
         .items.filter((i) => i.cid === other.cid && i.uri === sent.uri),
     )
