@@ -1,5 +1,24 @@
+import { createServer } from 'node:net'
 import { cloudflareTest } from '@cloudflare/vitest-pool-workers'
 import { defineConfig } from 'vitest/config'
+
+/** A free loopback port, for the embedding service the worker tests reach (test/setup/embed-server.ts). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer()
+    srv.unref()
+    srv.on('error', reject)
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address()
+      const port = typeof addr === 'object' && addr ? addr.port : 0
+      srv.close(() => resolve(port))
+    })
+  })
+}
+
+// Chosen once: a config loaded again (in a child process, say) keeps the port the service listens on.
+process.env.MURMUR_TEST_EMBED_PORT ||= String(await freePort())
+const EMBED_URL = `http://127.0.0.1:${process.env.MURMUR_TEST_EMBED_PORT}/v1`
 
 export default defineConfig({
   test: {
@@ -29,11 +48,19 @@ export default defineConfig({
               bindings: {
                 MURMUR_SECRET: 'test-network-secret-0123456789abcdef0123456789',
                 MURMUR_ADMIN_TOKEN: 'test-admin-token',
+                MURMUR_EMBED_URL: EMBED_URL,
               },
             },
           }),
         ],
-        test: { name: 'worker', include: ['test/worker/**/*.test.ts'] },
+        test: {
+          name: 'worker',
+          include: ['test/worker/**/*.test.ts'],
+          // The offline embedding model, served on loopback at MURMUR_EMBED_URL. It embeds ~70
+          // sentences a second, so tests that write many memories need more than the default 5 s.
+          globalSetup: ['test/setup/embed-server.ts'],
+          testTimeout: 30_000,
+        },
       },
     ],
   },

@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // Starts the network on workerd through wrangler dev, on 127.0.0.1 ($PORT, default 8787),
-// and prints the URL once the server answers.
+// and prints the URL once the server answers. Unless MURMUR_EMBED_URL is set, it first starts
+// the local embedding service (src/memory/embed-server.ts) on a free loopback port and hands
+// its URL to the Worker; the service stops with the network.
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { appendFileSync, existsSync, readFileSync } from 'node:fs'
@@ -21,12 +23,67 @@ for (const name of ['MURMUR_SECRET', 'MURMUR_ADMIN_TOKEN']) {
     console.log(`Generated a local admin token (kept in ${envFile}): ${value}`)
 }
 
+// Memory's embeddings: the offline model, served beside wrangler dev, unless a service is configured
+// (in the environment, .dev.vars or a --var argument).
+const embedConfigured =
+  Boolean(process.env.MURMUR_EMBED_URL) ||
+  /^MURMUR_EMBED_URL=./m.test(existing) ||
+  process.argv.slice(2).some((a) => a.startsWith('MURMUR_EMBED_URL:'))
+let embed = null
+let child = null
+let stopping = false
+let failed = false
+if (!embedConfigured) {
+  const server = new URL('../src/memory/embed-server.ts', import.meta.url).pathname
+  embed = spawn(process.execPath, ['--import', 'tsx', server, '--port', '0', '--exit-with-parent'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+  let embedUrlSeen = false
+  const embedUrl = await new Promise((resolve) => {
+    let out = ''
+    const timer = setTimeout(() => {
+      console.error('the embedding service did not start within 60 s')
+      embed.kill('SIGKILL')
+      process.exit(1)
+    }, 60_000)
+    const onData = (chunk) => {
+      out += chunk
+      const m = /listening on (http:\/\/\S+)/.exec(out)
+      if (!m) return
+      clearTimeout(timer)
+      embedUrlSeen = true
+      embed.stdout.off('data', onData)
+      process.stdout.write(out)
+      embed.stdout.pipe(process.stdout)
+      resolve(m[1])
+    }
+    embed.stdout.on('data', onData)
+    embed.once('exit', (code, signal) => {
+      if (embedUrlSeen) return
+      process.stdout.write(out)
+      console.error(`the embedding service exited before it listened (${signal ?? code})`)
+      process.exit(1)
+    })
+  })
+  process.env.MURMUR_EMBED_URL = embedUrl
+  // Without it memory cannot embed: if the service dies, so does the network.
+  embed.on('exit', (code, signal) => {
+    if (stopping) return
+    console.error(`the embedding service exited (${signal ?? code}); stopping`)
+    stopping = true
+    failed = true
+    child?.kill('SIGTERM')
+    setTimeout(() => process.exit(1), 5000).unref()
+    if (!child || child.exitCode !== null) process.exit(1)
+  })
+}
+
 // MURMUR_* settings in the environment become Worker vars (over .dev.vars); extra arguments go to wrangler.
 const vars = Object.entries(process.env)
-  .filter(([k, v]) => k.startsWith('MURMUR_') && v)
+  .filter(([k, v]) => k.startsWith('MURMUR_') && !k.startsWith('MURMUR_TEST_') && v)
   .flatMap(([k, v]) => ['--var', `${k}:${v}`])
 const wrangler = new URL('../node_modules/wrangler/bin/wrangler.js', import.meta.url).pathname
-const child = spawn(
+child = spawn(
   process.execPath,
   [
     wrangler,
@@ -62,5 +119,17 @@ const poll = setInterval(async () => {
   }
 }, 300)
 
-for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal))
-child.on('exit', (code) => process.exit(code ?? 0))
+for (const signal of ['SIGINT', 'SIGTERM'])
+  process.on(signal, () => {
+    stopping = true
+    child.kill(signal)
+    embed?.kill(signal)
+  })
+child.on('exit', (code) => {
+  stopping = true
+  const exit = () => process.exit(failed ? 1 : (code ?? 0))
+  if (!embed || embed.exitCode !== null || embed.signalCode !== null) return exit()
+  embed.once('exit', exit)
+  embed.kill('SIGTERM')
+  setTimeout(exit, 3000).unref()
+})

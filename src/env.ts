@@ -5,6 +5,10 @@ export interface Env {
   RELAY: DurableObjectNamespace<import('./relay/relay-do.ts').RelayDO>
   CRAWLERS: DurableObjectNamespace<import('./relay/crawler-do.ts').CrawlerDO>
   ROUTER: DurableObjectNamespace<import('./comms/router-do.ts').RouterDO>
+  /** The network-wide index of shared memories (src/memory/network-memory-do.ts). */
+  NETWORK_MEMORY: DurableObjectNamespace<import('./memory/network-memory-do.ts').NetworkMemoryDO>
+  /** Vectorize; when bound, agents' memory vectors live there, one namespace per agent. */
+  VECTORIZE?: import('./memory/vector-index.ts').VectorizeBinding
   /** The transport of comms deliveries; the durable record is the router's (src/comms). */
   DELIVERIES: Queue<import('./comms/deliveries.ts').Delivery>
   BLOBS: R2Bucket
@@ -24,6 +28,14 @@ export interface Env {
   MURMUR_RELAY_DRAIN_BYTES_PER_SEC?: string
   /** Where followed hosts' did:plc identities resolve (default https://plc.directory). */
   MURMUR_PLC_URL?: string
+  /** Workers AI; when bound, memory embeds with it (src/memory/embedder.ts). */
+  AI?: import('./memory/embedder.ts').AiBinding
+  /** An OpenAI-compatible embeddings API base, e.g. `http://127.0.0.1:8788/v1` (npm start runs one). */
+  MURMUR_EMBED_URL?: string
+  /** Embedding model name (defaults: `@cf/baai/bge-small-en-v1.5` on Workers AI, `use-lite-512` over HTTP). */
+  MURMUR_EMBED_MODEL?: string
+  /** Bearer key for MURMUR_EMBED_URL, if the service wants one. */
+  MURMUR_EMBED_API_KEY?: string
 }
 
 export const VERSION = '0.1.0'
