@@ -10,6 +10,7 @@ import type { BenchEntry } from './lib.ts'
 import comms from './suites/comms.ts'
 import core from './suites/core.ts'
 import http from './suites/http.ts'
+import memory from './suites/memory.ts'
 import relay from './suites/relay.ts'
 import relayCrawl from './suites/relay-crawl.ts'
 
@@ -19,6 +20,7 @@ const suites: Array<[string, () => Promise<BenchEntry[]>]> = [
   ['relay', relay],
   ['relay-crawl', relayCrawl],
   ['comms', comms],
+  ['memory', memory],
 ]
 const only = process.argv.slice(2)
 const unknown = only.filter((name) => !suites.some(([s]) => s === name))

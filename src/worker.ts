@@ -9,6 +9,7 @@ import { discoveryRoutes } from './comms/discovery.ts'
 import { commsRoutes } from './comms/routes.ts'
 import { type Env, networkDomain, publicUrl, serviceDid, VERSION } from './env.ts'
 import { toFailure, xrpcError } from './http/xrpc.ts'
+import { memoryRoutes } from './memory/routes.ts'
 import { identityRoutes } from './pds/routes/identity.ts'
 import { importRoutes } from './pds/routes/import.ts'
 import { repoRoutes } from './pds/routes/repo.ts'
@@ -17,6 +18,7 @@ import { syncRoutes } from './pds/routes/sync.ts'
 import { relayRoutes } from './relay/routes.ts'
 
 export { RouterDO } from './comms/router-do.ts'
+export { NetworkMemoryDO } from './memory/network-memory-do.ts'
 export { AgentDO } from './pds/agent-do.ts'
 export { CrawlerDO } from './relay/crawler-do.ts'
 export { RelayDO } from './relay/relay-do.ts'
@@ -44,6 +46,7 @@ app.route('/', importRoutes)
 app.route('/', relayRoutes)
 app.route('/', commsRoutes)
 app.route('/', discoveryRoutes)
+app.route('/', memoryRoutes)
 
 app.all('/xrpc/:nsid', (c) =>
   xrpcError(c, 501, 'MethodNotImplemented', `Method not implemented: ${c.req.param('nsid')}`),

@@ -17,7 +17,9 @@ import type { InboxQuery } from '../comms/inbox.ts'
 import { acceptInboxSocket, closeInboxSocket } from '../comms/inbox-push.ts'
 import type { Env } from '../env.ts'
 import { authRequired, forbidden, type Outcome, outcome, XrpcError } from '../http/xrpc.ts'
+import { AgentMemory, isMemoryWrite, type MemoryCall } from '../memory/agent-memory.ts'
 import { migrateSql } from '../storage/migrations.ts'
+import { AgentBlobs, type BlobMeta } from './agent-blobs.ts'
 import { openSigningKey, sealSigningKey } from './agent-keys.ts'
 import { AgentReads } from './agent-reads.ts'
 import { accountEvent, genesisCommitEvent, identityEvent, nextEventRev, queueEvent } from './events.ts'
@@ -67,6 +69,8 @@ export class AgentDO extends DurableObject<Env> {
   readonly reads: AgentReads
   readonly outbox: Outbox
   readonly comms: AgentInbox
+  readonly memories: AgentMemory
+  private readonly blobs: AgentBlobs
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env)
@@ -74,6 +78,7 @@ export class AgentDO extends DurableObject<Env> {
     this.store = new SqlBlockStore(this.sql)
     this.reads = new AgentReads(this.sql, this.store)
     this.outbox = new Outbox(ctx, env)
+    this.blobs = new AgentBlobs(this.sql)
     this.comms = new AgentInbox({
       ctx,
       env,
@@ -82,12 +87,26 @@ export class AgentDO extends DurableObject<Env> {
       nextRkey: () => this.clock.next(),
       commitOwn: (collection, rkey, record, remember) => this.commitOwn(collection, rkey, record, remember),
     })
+    this.memories = new AgentMemory({
+      ctx,
+      env,
+      sql: this.sql,
+      exclusive: (fn) => this.exclusive(fn),
+      did: async () => (await this.agent()).did,
+      commit: async (ops) => {
+        const summary = await commitWrites(this.writeContext(await this.agent()), ops)
+        this.outbox.kick()
+        return summary
+      },
+      record: (collection, rkey) => this.reads.findRecord(this.row()?.did ?? '', collection, rkey),
+    })
     migrateSql(this.sql, AGENT_MIGRATIONS)
   }
 
-  /** Alarms only schedule work: today, retrying the outbox push to the relay. */
+  /** Alarms only schedule or retry short work: the outbox push to the relay, memory indexing and retention. */
   override async alarm(): Promise<void> {
     await this.outbox.alarm()
+    if (this.row()?.status === 'active') await this.memories.alarm()
   }
 
   private row(): AgentRow | undefined {
@@ -417,6 +436,17 @@ export class AgentDO extends DurableObject<Env> {
     })
   }
 
+  // ── memory (src/memory) ──────────────────────────────────────────────────
+
+  /** Every memory call comes through here (src/memory/agent-memory.ts). */
+  memory(auth: AgentAuth, call: MemoryCall): Promise<Outcome<unknown>> {
+    return outcome(async () => {
+      if (isMemoryWrite(call)) await this.writable(auth)
+      else await this.authorize(auth)
+      return this.memories.call(call)
+    })
+  }
+
   // ── inbox (src/comms) ────────────────────────────────────────────────────
 
   /** A routed comms record for this agent (src/comms/agent-inbox.ts). */
@@ -468,38 +498,19 @@ export class AgentDO extends DurableObject<Env> {
   ): Promise<Outcome<{ cid: string }>> {
     return outcome(async () => {
       await this.writable(auth)
-      this.sql.exec(
-        'INSERT OR IGNORE INTO blobs (cid, mime_type, size, created_at) VALUES (?, ?, ?, ?)',
-        cid,
-        mimeType,
-        size,
-        new Date().toISOString(),
-      )
+      this.blobs.register(cid, mimeType, size)
       return { cid }
     })
   }
 
-  blob(cid: string): Promise<Outcome<{ mimeType: string; size: number } | null>> {
-    return outcome(async () => {
-      const row = this.sql
-        .exec<{ mime_type: string; size: number }>('SELECT mime_type, size FROM blobs WHERE cid = ?', cid)
-        .toArray()[0]
-      return row ? { mimeType: row.mime_type, size: row.size } : null
-    })
+  blob(cid: string): Promise<Outcome<BlobMeta | null>> {
+    return outcome(() => this.blobs.get(cid))
   }
 
   listBlobs(limit: number, cursor?: string): Promise<Outcome<{ cids: string[]; cursor?: string }>> {
     return outcome(async () => {
       await this.agent()
-      const cids = this.sql
-        .exec<{ cid: string }>(
-          'SELECT cid FROM blobs WHERE cid > ? ORDER BY cid LIMIT ?',
-          cursor ?? '',
-          limit,
-        )
-        .toArray()
-        .map((r) => r.cid)
-      return { cids, ...(cids.length === limit ? { cursor: cids.at(-1) } : {}) }
+      return this.blobs.list(limit, cursor)
     })
   }
 }

@@ -31,13 +31,18 @@ export class AgentReads {
   }
 
   getRecord(did: string, collection: string, rkey: string, wantCid?: string): RecordView {
+    const view = this.findRecord(did, collection, rkey)
+    if (!view || (wantCid !== undefined && view.cid !== wantCid))
+      throw new XrpcError(400, 'RecordNotFound', `Could not locate record: at://${did}/${collection}/${rkey}`)
+    return view
+  }
+
+  /** The record at collection/rkey, or null. */
+  findRecord(did: string, collection: string, rkey: string): RecordView | null {
     const row = this.sql
       .exec<{ cid: string }>('SELECT cid FROM records WHERE collection = ? AND rkey = ?', collection, rkey)
       .toArray()[0]
-    const uri = `at://${did}/${collection}/${rkey}`
-    if (!row || (wantCid !== undefined && row.cid !== wantCid))
-      throw new XrpcError(400, 'RecordNotFound', `Could not locate record: ${uri}`)
-    return { uri, cid: row.cid, value: this.value(row.cid) }
+    return row ? { uri: `at://${did}/${collection}/${rkey}`, cid: row.cid, value: this.value(row.cid) } : null
   }
 
   /** A page of one collection in rkey order (or reverse), after `cursor` (an rkey). */

@@ -1,4 +1,5 @@
 /** The AgentDO's SQLite schema, as versioned migrations. */
+import { MEMORY_INDEX_MIGRATION } from '../memory/schema.ts'
 import type { Migration } from '../storage/migrations.ts'
 
 export const AGENT_MIGRATIONS: readonly Migration[] = [
@@ -88,4 +89,6 @@ export const AGENT_MIGRATIONS: readonly Migration[] = [
       PRIMARY KEY (uri, cid)
     )`,
   ],
+  // The memory index (src/memory/schema.ts).
+  MEMORY_INDEX_MIGRATION,
 ]

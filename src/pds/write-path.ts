@@ -12,6 +12,8 @@ import { isNsid, isRecordKey, type TidClock } from '../atproto/syntax/index.ts'
 import { COMMS_PREFIX } from '../comms/recipients.ts'
 import { invalidRequest, XrpcError } from '../http/xrpc.ts'
 import { isOwnCollection, lexicons } from '../lexicons.ts'
+import { indexMemoryOp } from '../memory/index-rows.ts'
+import { MEMORY_PREFIX } from '../memory/memory-text.ts'
 import { commitEvent, queueEvent, syncEvent } from './events.ts'
 import type { SqlBlockStore } from './sql-block-store.ts'
 
@@ -138,7 +140,12 @@ function announcement(did: string, result: CommitResult, announce: WriteOptions[
 }
 
 /** Store a prepared commit in one transaction. Nothing in memory changes here. */
-function storeCommit(ctx: WriteContext, result: CommitResult, announce: WriteOptions['announce']): void {
+function storeCommit(
+  ctx: WriteContext,
+  result: CommitResult,
+  records: Map<string, Record<string, unknown>>,
+  announce: WriteOptions['announce'],
+): void {
   const { sql, store } = ctx
   store.rev = result.rev
   for (const [cid, bytes] of result.newBlocks) store.put(cid, bytes)
@@ -155,6 +162,14 @@ function storeCommit(ctx: WriteContext, result: CommitResult, announce: WriteOpt
         cidToString(op.cid),
         result.rev,
       )
+    // The memory index follows the repo in the same transaction (src/memory/index-rows.ts).
+    if (collection.startsWith(MEMORY_PREFIX))
+      indexMemoryOp(sql, ctx.did, {
+        collection,
+        rkey,
+        cid: op.cid ? cidToString(op.cid) : null,
+        record: records.get(op.path),
+      })
   }
   // Unreachable blocks go, except record blocks another key still points at.
   for (const cid of result.removedCids)
@@ -182,7 +197,10 @@ export async function commitWrites(
         `Record ${op.path} is ${size} bytes; at most ${MAX_RECORD_BYTES}`,
       )
   }
-  ctx.transactionSync(() => storeCommit(ctx, result, opts.announce))
+  const records = new Map<string, Record<string, unknown>>()
+  for (const w of writes)
+    if (w.action !== 'delete') records.set(`${w.collection}/${w.rkey}`, w.record as Record<string, unknown>)
+  ctx.transactionSync(() => storeCommit(ctx, result, records, opts.announce))
   ctx.repo.advance(result)
   for (const [i, op] of result.ops.entries()) if (op.cid) results[i]!.cid = cidToString(op.cid)
   return { commit: { cid: cidToString(result.cid), rev: result.rev }, results }
