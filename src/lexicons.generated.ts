@@ -996,7 +996,7 @@ export const LEXICON_DOCS: readonly unknown[] = [
       "main": {
         "type": "record",
         "key": "tid",
-        "description": "A summary of the records `covers` names. The records stay; the summary is what a reader loads instead of them.",
+        "description": "A summary of the records `covers` names. Retention writes it in the same commit that deletes the notes it covers; `covers` keeps their range, and their uris and cids when few.",
         "record": {
           "type": "object",
           "required": [

@@ -4,7 +4,7 @@
  * shares few content words with the memory that answers it, so word overlap alone does not find
  * it; several memories are near misses on purpose (billing vs payments, Android vs iOS, CI vs
  * deploys). test/core/memory-eval.test.ts scores the offline embedding model on it.
- */
+ */ import { memoryText } from '../src/memory/memory-text.ts'
 
 export type MemoryCollection = 'agent.memory.note' | 'agent.memory.fact' | 'agent.memory.decision'
 
@@ -309,18 +309,7 @@ export const MEMORY_EVAL: { memories: EvalMemory[]; queries: EvalQuery[] } = { m
  */
 export const MEMORY_EVAL_STRICT_QUERIES: EvalQuery[] = strictQueries
 
-/**
- * The text a memory is embedded as: a note's text; a fact's subject, predicate and object; a
- * decision's decision, context and rationale.
- */
+/** The text a memory is embedded as: exactly what the index embeds (src/memory/memory-text.ts). */
 export function evalMemoryText(m: EvalMemory): string {
-  const r = m.record as Record<string, string | undefined>
-  switch (m.collection) {
-    case NOTE:
-      return r.text ?? ''
-    case FACT:
-      return `${r.subject} ${r.predicate} ${r.object}`
-    case DECISION:
-      return [r.decision, r.context, r.rationale].filter(Boolean).join('\n')
-  }
+  return memoryText(m.collection, m.record)
 }

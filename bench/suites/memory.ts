@@ -243,6 +243,8 @@ export default async function memory(): Promise<BenchEntry[]> {
     out.push(await ingest(net, texts))
     console.log(`  ${out[1]!.name}: ${out[1]!.ours} vs ${out[1]!.baseline}`)
     const agent = await createAccount(net, 'memsearch')
+    // No retention: the default keeps 10,000 notes, and this agent is to hold 100,000.
+    await xrpcPost(net.url, 'agent.memory.setRetention', { policy: {} }, agent.accessJwt)
     let have = 0
     for (const size of [10_000, 100_000]) {
       let t0 = performance.now()
@@ -250,8 +252,16 @@ export default async function memory(): Promise<BenchEntry[]> {
       have = size
       const fillS = (performance.now() - t0) / 1000
       t0 = performance.now()
-      // Rebuild and embed everything before timing searches (the reply waits for the vectors).
+      // Rebuild the index, then wait for every vector (the alarm embeds them in the background).
       const rebuilt = await xrpcPost(net.url, 'agent.admin.reindex', { did: agent.did }, net.adminToken)
+      for (;;) {
+        const res = await fetch(`${net.url}/xrpc/agent.memory.getIndexStatus?repo=${agent.did}`, {
+          headers: { authorization: `Bearer ${net.adminToken}` },
+        })
+        const status = (await res.json()) as { pending: number }
+        if (res.status === 200 && status.pending === 0) break
+        await new Promise((r) => setTimeout(r, 1000))
+      }
       const reindexS = (performance.now() - t0) / 1000
       console.log(
         `  ${size} memories: written in ${fillS.toFixed(1)} s, reindexed (${rebuilt.records}) in ${reindexS.toFixed(1)} s`,

@@ -51,6 +51,7 @@ export type MemoryCall =
   | { op: 'get'; collection: string; rkey: string }
   | { op: 'forget'; collection: string; rkey: string }
   | { op: 'reindex' }
+  | { op: 'status' }
   /** Read the note policy; set it (`policy`); run up to `run` steps. */
   | { op: 'retention'; policy?: RetentionPolicy; run?: number }
 
@@ -69,6 +70,10 @@ export interface MemoryResult {
 const REBUILD_CHUNK = 500
 /** How many waiting rows a search embeds before it answers (the rest follow in the background). */
 const SEARCH_DRAIN = 256
+/** Rows a remember or forget embeds before it answers. */
+const WRITE_DRAIN = 256
+/** Rows one alarm embeds before it re-arms: a long backlog is worked off in short runs. */
+const ALARM_DRAIN = 1024
 
 type Rec = Record<string, unknown>
 
@@ -111,6 +116,8 @@ export class AgentMemory {
         return this.forget(call.collection, call.rkey)
       case 'reindex':
         return this.reindex()
+      case 'status':
+        return this.status()
       case 'retention':
         if (call.policy) return { policy: await this.setPolicy(call.policy) }
         if (call.run !== undefined) return this.runRetention(call.run)
@@ -177,7 +184,7 @@ export class AgentMemory {
 
   /** Delete a memory: a delete commit, which takes it out of the index in the same transaction. */
   async forget(collection: string, rkey: string): Promise<{ uri: string }> {
-    assertMemoryCollection(collection)
+    this.get(collection, rkey)
     const summary = await this.host.exclusive(() =>
       this.host.commit([{ action: 'delete', collection, rkey }]),
     )
@@ -194,20 +201,26 @@ export class AgentMemory {
 
   /** After a commit: vectors for what changed, the network index told, retention checked. */
   private async afterWrite(noteAdded: boolean): Promise<void> {
-    await this.drain()
+    // Its own vector, and a bounded share of any backlog (a large import, say); the alarm does the rest.
+    if ((await this.drain(WRITE_DRAIN)) && this.pending() > 0) await this.armAlarm(Date.now())
     if (noteAdded) await this.scheduleRetention()
   }
 
-  /** Embed what waits (all of it, or `max` rows); an unreachable embedder is retried by the alarm. */
-  async drain(max?: number): Promise<void> {
+  /**
+   * Embed what waits (all of it, or `max` rows) and tell the network index.
+   * False when the embedder failed: the alarm retries in 30 s.
+   */
+  async drain(max?: number): Promise<boolean> {
     const v = await this.vectors()
-    if (!v) return
+    if (!v) return true
     try {
       await v.indexer.drain(max)
       await publishShared(this.host.env, this.host.sql, await this.host.did(), this.embedder!.model)
+      return true
     } catch (err) {
-      console.error(`memory index: ${err instanceof Error ? err.message : String(err)}; retrying later`)
+      console.error(`memory index: ${err instanceof Error ? err.message : String(err)}; retrying in 30 s`)
       await this.armAlarm(Date.now() + 30_000)
+      return false
     }
   }
 
@@ -239,7 +252,7 @@ export class AgentMemory {
   // ── rebuild ──────────────────────────────────────────────────────────────
 
   /** Rebuild the index from the repo: the records are the truth, the index a view of them. */
-  async reindex(): Promise<{ records: number }> {
+  async reindex(): Promise<{ records: number; pending: number }> {
     const { sql, ctx } = this.host
     const did = await this.host.did()
     ctx.storage.transactionSync(() => clearMemoryIndex(sql, did))
@@ -269,8 +282,9 @@ export class AgentMemory {
       after = [chunk.at(-1)!.collection, chunk.at(-1)!.rkey]
       await new Promise((resolve) => setTimeout(resolve, 0))
     }
-    await this.drain()
-    return { records }
+    // Vectors follow in the alarm, a bounded batch at a time: a large repo is not embedded inside this request.
+    await this.armAlarm(Date.now())
+    return { records, pending: this.pending() }
   }
 
   // ── retention ────────────────────────────────────────────────────────────
@@ -352,10 +366,25 @@ export class AgentMemory {
 
   /** The alarm's share: finish indexing, and a few retention steps (each one commit). */
   async alarm(): Promise<void> {
-    await this.drain()
+    const indexed = await this.drain(ALARM_DRAIN)
     const { done } = await this.runRetention(5)
-    if (!done) await this.armAlarm(Date.now() + 1_000)
+    // More to do: straight away (requests still interleave between batches). A failed embedder set its own retry.
+    if (!done || (indexed && this.pending() > 0)) await this.armAlarm(Date.now())
     else await this.scheduleRetention()
+  }
+
+  /** Index rows still waiting for a vector (0 without an embedder: they never will). */
+  pending(): number {
+    if (!this.embedder) return 0
+    return this.host.sql
+      .exec<{ n: number }>('SELECT count(*) AS n FROM memory_index WHERE model IS NULL')
+      .one().n
+  }
+
+  /** How the index stands: rows, rows waiting for a vector, and the model. */
+  status(): { records: number; pending: number; model: string | null } {
+    const records = this.host.sql.exec<{ n: number }>('SELECT count(*) AS n FROM memory_index').one().n
+    return { records, pending: this.pending(), model: this.embedder?.model ?? null }
   }
 
   /** Alarms are shared with the outbox: only ever bring the next one earlier. */

@@ -31,11 +31,6 @@ export class MemoryIndexer {
     private readonly index: VectorIndex,
   ) {}
 
-  /** Rows still waiting for a vector (adoptModel clears every vector of another model). */
-  pending(): number {
-    return this.sql.exec<{ n: number }>('SELECT count(*) AS n FROM memory_index WHERE model IS NULL').one().n
-  }
-
   /** Embed up to `maxRows` waiting rows (all of them by default); resolves to how many were done. */
   drain(maxRows = Number.POSITIVE_INFINITY): Promise<number> {
     const run = this.running.catch(() => 0).then(() => this.drainNow(maxRows))
@@ -55,23 +50,23 @@ export class MemoryIndexer {
         )
         .toArray()
       if (rows.length === 0) break
-      const vectors = await this.embedder.embed(rows.map((r) => r.text.slice(0, EMBED_CHARS)))
+      const vectors = await this.embedRows(rows)
       const stored: VectorRow[] = []
       this.transactionSync(() => {
         for (const [i, r] of rows.entries()) {
-          const vector = vectors[i]!
-          const local = this.index.kind === 'local'
-          const q = local ? quantize(vector) : null
+          // null: nothing to embed (no text, or text the model refuses); the row stays keyword-only.
+          const vector = vectors[i] ?? null
+          const q = vector && this.index.kind === 'local' ? quantize(vector) : null
           const changed = this.sql.exec(
             `UPDATE memory_index SET model = ?, vector = ?, qvector = ?, qscale = ? WHERE id = ? AND cid = ?`,
             this.embedder.model,
-            local ? vectorBytes(vector) : null,
+            q && vector ? vectorBytes(vector) : null,
             q ? new Uint8Array(q.q.buffer) : null,
             q ? q.scale : null,
             r.id,
             r.cid,
           ).rowsWritten
-          if (changed > 0)
+          if (changed > 0 && vector)
             stored.push({ id: r.id, collection: r.collection, createdAt: r.created_at, vector })
         }
       })
@@ -81,6 +76,35 @@ export class MemoryIndexer {
       await new Promise((resolve) => setTimeout(resolve, 0))
     }
     return done
+  }
+
+  /**
+   * One vector per row, or null for a row with nothing to embed. When a batch
+   * fails, its rows are tried one by one: if some succeed, the embedder is up
+   * and the others are texts it refuses, so they are skipped instead of
+   * blocking every row after them. If none succeeds, the embedder is down and
+   * the error goes to the caller (the rows wait for the retry).
+   */
+  private async embedRows(rows: PendingRow[]): Promise<(Float32Array | null)[]> {
+    const texts = rows.map((r) => r.text.replace(/\s+/g, ' ').trim().slice(0, EMBED_CHARS))
+    const todo = texts.flatMap((t, i) => (t ? [i] : []))
+    const out: (Float32Array | null)[] = rows.map(() => null)
+    if (todo.length === 0) return out
+    try {
+      const vectors = await this.embedder.embed(todo.map((i) => texts[i]!))
+      for (const [k, i] of todo.entries()) out[i] = vectors[k] ?? null
+      return out
+    } catch (batchError) {
+      if (todo.length === 1) throw batchError
+      let ok = 0
+      for (const i of todo)
+        try {
+          out[i] = (await this.embedder.embed([texts[i]!]))[0] ?? null
+          ok++
+        } catch {}
+      if (ok === 0) throw batchError
+      return out
+    }
   }
 
   /** Vectors of another model are never compared with this one's: a new model re-embeds everything. */

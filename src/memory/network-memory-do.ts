@@ -13,7 +13,7 @@ import { migrateSql } from '../storage/migrations.ts'
 import { embedderFor } from './embedder.ts'
 import { NETWORK_INDEX, NETWORK_MIGRATIONS } from './schema.ts'
 import { type SearchQuery, searchMemory } from './search.ts'
-import { LocalVectorIndex } from './vector-index.ts'
+import { LocalVectorIndex, type VectorRow } from './vector-index.ts'
 import { bytesVector, quantize } from './vectors.ts'
 
 export interface SharedMemory {
@@ -56,7 +56,8 @@ export class NetworkMemoryDO extends DurableObject<Env> {
   /** Upsert shared memories (idempotent: the same row again changes nothing). */
   publish(items: SharedMemory[]): Promise<Outcome<{ stored: number }>> {
     return outcome(async () => {
-      const stored = this.ctx.storage.transactionSync(() => {
+      const rows: VectorRow[] = []
+      this.ctx.storage.transactionSync(() => {
         for (const m of items) {
           const vector = bytesVector(m.vector)
           const q = quantize(vector)
@@ -84,12 +85,12 @@ export class NetworkMemoryDO extends DurableObject<Env> {
             .one()
           this.sql.exec('DELETE FROM network_fts WHERE rowid = ?', row.id)
           this.sql.exec('INSERT INTO network_fts (rowid, text) VALUES (?, ?)', row.id, m.text)
+          if (m.model === this.embedder?.model)
+            rows.push({ id: row.id, collection: m.collection, createdAt: m.createdAt, vector })
         }
-        return items.length
       })
-      // The cache is rebuilt from the rows on the next search.
-      await this.index?.clear()
-      return { stored }
+      await this.index?.put(rows)
+      return { stored: items.length }
     })
   }
 
@@ -108,7 +109,10 @@ export class NetworkMemoryDO extends DurableObject<Env> {
               m[3]!,
             )
             .toArray()
-          for (const g of gone) this.sql.exec('DELETE FROM network_fts WHERE rowid = ?', g.id)
+          for (const g of gone) {
+            this.sql.exec('DELETE FROM network_fts WHERE rowid = ?', g.id)
+            this.index?.drop(g.id)
+          }
           removed += gone.length
         }
         return { removed }
@@ -118,7 +122,8 @@ export class NetworkMemoryDO extends DurableObject<Env> {
 
   search(query: SearchQuery): Promise<Outcome<{ results: NetworkHit[] }>> {
     return outcome(async () => {
-      const { hits } = await searchMemory(this.sql, NETWORK_INDEX, this.embedder, this.index, query)
+      const { hits, dropped } = await searchMemory(this.sql, NETWORK_INDEX, this.embedder, this.index, query)
+      for (const id of dropped) this.index?.drop(id)
       return {
         results: hits.map((h) => ({
           uri: `at://${h.owner}/${h.collection}/${h.rkey}`,

@@ -34,19 +34,26 @@ export async function publishShared(env: Env, sql: SqlStorage, did: string, mode
     for (const uri of gone) sql.exec('DELETE FROM memory_unpublished WHERE uri = ?', uri)
   }
   for (;;) {
-    const rows = sql
+    // The two WHERE clauses match the partial indexes memory_to_publish and memory_to_unpublish
+    // (`+model` keeps SQLite from preferring the model index, which holds every row).
+    const share = sql
       .exec<Row & Record<string, SqlStorageValue>>(
         `SELECT id, collection, rkey, cid, text, weight, created_at, valid_until, shared, vector FROM memory_index
-         WHERE (shared = 1 AND model = ? AND vector IS NOT NULL AND (published IS NULL OR published != cid))
-            OR (shared = 0 AND published IS NOT NULL)
-         LIMIT ?`,
+         WHERE shared = 1 AND (published IS NULL OR published != cid) AND +model = ? AND vector IS NOT NULL
+         ORDER BY id LIMIT ?`,
         model,
         BATCH,
       )
       .toArray()
+    const unshare = sql
+      .exec<Row & Record<string, SqlStorageValue>>(
+        `SELECT id, collection, rkey, cid, text, weight, created_at, valid_until, shared, vector FROM memory_index
+         WHERE shared = 0 AND published IS NOT NULL ORDER BY id LIMIT ?`,
+        BATCH,
+      )
+      .toArray()
+    const rows = [...share, ...unshare]
     if (rows.length === 0) return
-    const share = rows.filter((r) => r.shared === 1)
-    const unshare = rows.filter((r) => r.shared === 0)
     if (share.length)
       unwrap(
         await networkMemoryStub(env).publish(

@@ -36,17 +36,16 @@ const STOPWORDS = new Set(
   ),
 )
 
-/**
- * A safe FTS5 query for free text: each word quoted (no operator or syntax
- * error can come from the user's text), any word may match.
- */
-export function keywordQuery(q: string): string | null {
-  const words = [
+/** The words of a free-text query worth matching: lower-cased, deduplicated, no stop words, at most 32. */
+export function keywordWords(q: string): string[] {
+  return [
     ...new Set((q.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []).filter((w) => !STOPWORDS.has(w))),
-  ]
-  if (words.length === 0) return null
-  return words
-    .slice(0, 32)
-    .map((w) => `"${w}"`)
-    .join(' OR ')
+  ].slice(0, 32)
 }
+
+/** A safe FTS5 query: each word quoted (no operator or syntax error can come from the user's text), any may match. */
+export function keywordMatch(words: readonly string[]): string | null {
+  return words.length ? words.map((w) => `"${w}"`).join(' OR ') : null
+}
+
+export const keywordQuery = (q: string) => keywordMatch(keywordWords(q))

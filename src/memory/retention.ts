@@ -84,11 +84,17 @@ export function dueNotes(sql: SqlStorage, policy: RetentionPolicy, now: number):
   return due
 }
 
-/** When the next note falls due by age (ms), if the policy has an age limit and a note exists. */
+/**
+ * When the next note falls due by age (ms), if the policy has an age limit and
+ * a note exists: the first note in key order, since a step never skips past it.
+ */
 export function nextDueAt(sql: SqlStorage, policy: RetentionPolicy): number | null {
   if (policy.maxAgeDays === undefined) return null
-  const row = sql
-    .exec<{ t: number | null }>('SELECT min(created_at) AS t FROM memory_index WHERE collection = ?', NOTE)
-    .one()
-  return row.t === null ? null : row.t + policy.maxAgeDays * DAY_MS
+  const first = sql
+    .exec<{ created_at: number }>(
+      'SELECT created_at FROM memory_index WHERE collection = ? ORDER BY rkey LIMIT 1',
+      NOTE,
+    )
+    .toArray()[0]
+  return first ? first.created_at + policy.maxAgeDays * DAY_MS : null
 }

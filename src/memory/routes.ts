@@ -1,7 +1,7 @@
 /**
  * Memory over XRPC, as the agent (its session) or its operator:
  * `agent.memory.remember`, `search`, `get`, `forget`, retention
- * (`getRetention`, `setRetention`, `runRetention`), the operator's
+ * (`getRetention`, `setRetention`, `runRetention`), `getIndexStatus`, the operator's
  * `agent.admin.reindex`, and `agent.memory.searchNetwork` over what agents
  * shared.
  */
@@ -73,8 +73,8 @@ memoryRoutes.post('/xrpc/agent.memory.remember', async (c) => {
 })
 
 memoryRoutes.get('/xrpc/agent.memory.search', async (c) => {
-  const query = searchQuery(c)
   const { did, auth } = await actingAgent(c, c.req.query('repo'))
+  const query = searchQuery(c)
   return c.json(unwrap(await agentStub(c.env, did).memory(auth, { op: 'search', query })))
 })
 
@@ -96,8 +96,8 @@ memoryRoutes.get('/xrpc/agent.memory.getRetention', async (c) => {
 
 memoryRoutes.post('/xrpc/agent.memory.setRetention', async (c) => {
   const body = await jsonBody(c)
-  const policy = parsePolicy(body.policy)
   const { did, auth } = await actingAgent(c, typeof body.repo === 'string' ? body.repo : undefined)
+  const policy = parsePolicy(body.policy)
   return c.json(unwrap(await agentStub(c.env, did).memory(auth, { op: 'retention', policy })))
 })
 
@@ -115,6 +115,11 @@ memoryRoutes.post('/xrpc/agent.admin.reindex', async (c) => {
   const body = await jsonBody(c)
   const did = await resolveRepo(c.env, typeof body.did === 'string' ? body.did : undefined)
   return c.json(unwrap(await agentStub(c.env, did).memory({ kind: 'admin' }, { op: 'reindex' })))
+})
+
+memoryRoutes.get('/xrpc/agent.memory.getIndexStatus', async (c) => {
+  const { did, auth } = await actingAgent(c, c.req.query('repo'))
+  return c.json(unwrap(await agentStub(c.env, did).memory(auth, { op: 'status' })))
 })
 
 memoryRoutes.get('/xrpc/agent.memory.searchNetwork', async (c) => {

@@ -26,6 +26,9 @@ export const MEMORY_INDEX_MIGRATION: readonly string[] = [
   )`,
   'CREATE INDEX memory_index_model ON memory_index (model)',
   'CREATE INDEX memory_index_fact ON memory_index (fact_key) WHERE fact_key IS NOT NULL',
+  // What network-publish.ts has to send or take back: small partial indexes, so finding it never scans every row.
+  'CREATE INDEX memory_to_publish ON memory_index (id) WHERE shared = 1 AND (published IS NULL OR published != cid)',
+  'CREATE INDEX memory_to_unpublish ON memory_index (id) WHERE shared = 0 AND published IS NOT NULL',
   // Keyword side of the hybrid search; rowid = memory_index.id.
   `CREATE VIRTUAL TABLE memory_fts USING fts5(text, tokenize = 'porter unicode61')`,
   // Shared memories deleted here that the network index still holds.

@@ -6,7 +6,7 @@
  */
 import type { Embedder } from './embedder.ts'
 import { FACT } from './memory-text.ts'
-import { hybridScore, keywordQuery } from './ranking.ts'
+import { hybridScore, keywordMatch, keywordWords } from './ranking.ts'
 import type { IndexTables } from './schema.ts'
 import type { VectorIndex } from './vector-index.ts'
 import { bytesVector, dot } from './vectors.ts'
@@ -58,6 +58,31 @@ function filterSql(q: SearchQuery): [string, SqlStorageValue[]] {
   return [parts.map((p) => ` AND ${p}`).join(''), args]
 }
 
+/** A word in more than this share of the memories says little, and ranking its matches costs the most. */
+const COMMON_SHARE = 0.1
+
+/**
+ * The query words rare enough to be worth ranking on: bm25 scores every
+ * document a word matches, so a word in a tenth of 100,000 memories would cost
+ * more than the whole vector scan while adding almost nothing (its IDF is low).
+ */
+function informativeWords(sql: SqlStorage, tables: IndexTables, words: string[]): string[] {
+  if (words.length === 0) return words
+  const total = sql.exec<{ n: number }>(`SELECT count(*) AS n FROM ${tables.rows}`).one().n
+  const limit = Math.max(100, total * COMMON_SHARE)
+  if (total <= limit) return words
+  return words.filter(
+    (w) =>
+      sql
+        .exec<{ n: number }>(
+          `SELECT count(*) AS n FROM (SELECT 1 FROM ${tables.fts} WHERE ${tables.fts} MATCH ? LIMIT ?)`,
+          `"${w}"`,
+          Math.ceil(limit) + 1,
+        )
+        .one().n <= limit,
+  )
+}
+
 export async function searchMemory(
   sql: SqlStorage,
   tables: IndexTables,
@@ -77,7 +102,7 @@ export async function searchMemory(
   const approx = new Map(neighbours.map((n) => [n.id, n.score]))
 
   const keyword = new Map<number, number>()
-  const match = keywordQuery(query.q)
+  const match = keywordMatch(informativeWords(sql, tables, keywordWords(query.q)))
   if (match) {
     const [where, args] = filterSql(query)
     const rows = sql

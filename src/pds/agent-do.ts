@@ -23,8 +23,9 @@ import { AgentBlobs, type BlobMeta } from './agent-blobs.ts'
 import { openSigningKey, sealSigningKey } from './agent-keys.ts'
 import { AgentReads } from './agent-reads.ts'
 import { accountEvent, genesisCommitEvent, identityEvent, nextEventRev, queueEvent } from './events.ts'
+import { importOps } from './import-ops.ts'
 import { Outbox } from './outbox.ts'
-import { AGENT_MIGRATIONS } from './schema.ts'
+import { AGENT_MIGRATIONS, insertAgentRow } from './schema.ts'
 import { Sessions, type SessionTokens } from './sessions.ts'
 import { SqlBlockStore } from './sql-block-store.ts'
 import { type CommitSummary, commitWrites, type WriteOp, type WriteOptions } from './write-path.ts'
@@ -197,18 +198,7 @@ export class AgentDO extends DurableObject<Env> {
         const scratch = new MemoryBlockStore()
         const genesis = await Repo.create(input.did, keypair, { clock: this.clock, store: scratch })
         this.ctx.storage.transactionSync(() => {
-          this.sql.exec(
-            `INSERT INTO agent (id, did, handle, key_type, signing_key, password_hash, root_cid, rev, created_at)
-             VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?)`,
-            input.did,
-            input.handle,
-            input.keyType,
-            sealed,
-            passwordHash,
-            cidToString(genesis.cid),
-            genesis.rev,
-            new Date().toISOString(),
-          )
+          insertAgentRow(this.sql, input, sealed, passwordHash, cidToString(genesis.cid), genesis.rev)
           this.store.rev = genesis.rev
           for (const [cid, bytes] of scratch.blocks) this.store.put(cid, bytes)
           queueEvent(this.sql, 'identity', this.eventRev(), identityEvent(input.did, input.handle))
@@ -359,24 +349,7 @@ export class AgentDO extends DurableObject<Env> {
     return outcome(() =>
       this.exclusive(async () => {
         const agent = await this.writable(auth)
-        const source = await verifyRepoCar(car)
-        const incoming = new Map(source.records.map((r) => [`${r.collection}/${r.rkey}`, r]))
-        const ops: WriteOp[] = []
-        for (const r of source.records) {
-          const current = agent.repo.getRecordCid(r.collection, r.rkey)
-          if (current && cidToString(current) === cidToString(r.cid)) continue
-          ops.push({
-            action: 'update',
-            collection: r.collection,
-            rkey: r.rkey,
-            record: r.record as Record<string, unknown>,
-          })
-        }
-        for (const path of this.reads.paths())
-          if (!incoming.has(path)) {
-            const slash = path.indexOf('/')
-            ops.push({ action: 'delete', collection: path.slice(0, slash), rkey: path.slice(slash + 1) })
-          }
+        const ops = importOps(agent.repo, await verifyRepoCar(car), this.reads.paths())
         if (ops.length === 0) return { commit: null }
         const summary = await commitWrites(this.writeContext(agent), ops, {
           maxWrites: Number.POSITIVE_INFINITY,

@@ -2,6 +2,29 @@
 import { MEMORY_INDEX_MIGRATION } from '../memory/schema.ts'
 import type { Migration } from '../storage/migrations.ts'
 
+/** The agent's one row, written in its genesis transaction. */
+export function insertAgentRow(
+  sql: SqlStorage,
+  agent: { did: string; handle: string; keyType: string },
+  sealedKey: Uint8Array,
+  passwordHash: string | null,
+  rootCid: string,
+  rev: string,
+): void {
+  sql.exec(
+    `INSERT INTO agent (id, did, handle, key_type, signing_key, password_hash, root_cid, rev, created_at)
+     VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    agent.did,
+    agent.handle,
+    agent.keyType,
+    sealedKey,
+    passwordHash,
+    rootCid,
+    rev,
+    new Date().toISOString(),
+  )
+}
+
 export const AGENT_MIGRATIONS: readonly Migration[] = [
   [
     // One row: who this agent is and where its repo stands.

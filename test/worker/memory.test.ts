@@ -108,11 +108,24 @@ describe('agent.memory', () => {
     const res = await xrpc('agent.admin.reindex', { token: ADMIN, body: { did: a.did } })
     expect(res.status, JSON.stringify(res.body)).toBe(200)
     expect(res.body.records).toBe(5)
+    expect(res.body.pending).toBeGreaterThanOrEqual(0)
     const after = await Promise.all(queries.map((q) => search(a, q)))
     for (const [i, hits] of after.entries()) {
       expect(hits.map((h) => h.uri)).toEqual(before[i]!.map((h) => h.uri))
       for (const [j, h] of hits.entries()) expect(h.score).toBeCloseTo(before[i]![j]!.score, 4)
     }
+    const status = await xrpc('agent.memory.getIndexStatus', { token: a.accessJwt })
+    expect(status.body).toEqual({ records: 5, pending: 0, model: 'use-lite-512' })
+  })
+
+  it('keeps indexing when a memory has nothing to embed', async () => {
+    const a = await createAgent()
+    await remember(a, note(''))
+    await remember(a, note('   \n\t  '))
+    const n = await remember(a, note('The quarterly board meeting moved to Thursday afternoon.'))
+    expect((await search(a, 'when do the directors get together?'))[0]?.uri).toBe(n.uri)
+    const status = await xrpc('agent.memory.getIndexStatus', { token: a.accessJwt })
+    expect(status.body).toMatchObject({ records: 3, pending: 0 })
   })
 
   it('filters by collection and time, and limits', async () => {
@@ -157,6 +170,11 @@ describe('agent.memory', () => {
     const theirs = await remember(b, note('mine'))
     await bad('agent.memory.forget', { token: t, body: { uri: theirs.uri } }, 403)
     await bad('agent.memory.forget', { token: t, body: { uri: `at://${a.did}/app.bsky.feed.post/3l2a` } })
+    const missing = await bad('agent.memory.forget', {
+      token: t,
+      body: { uri: `at://${a.did}/agent.memory.note/3l2aaaaaaaaaa` },
+    })
+    expect(missing.error).toBe('RecordNotFound')
     await bad('agent.memory.setRetention', { token: t, body: { policy: { maxCount: -1 } } })
     await bad('agent.memory.runRetention', { token: t, body: { maxSteps: 500 } })
     await bad('agent.admin.reindex', { token: t, body: { did: a.did } }, 401)
