@@ -1,4 +1,5 @@
 import { createServer } from 'node:net'
+import { fileURLToPath } from 'node:url'
 import { cloudflareTest } from '@cloudflare/vitest-pool-workers'
 import { defineConfig } from 'vitest/config'
 
@@ -18,6 +19,25 @@ function freePort(): Promise<number> {
 
 // Chosen once: a config loaded again (in a child process, say) keeps the port the service listens on.
 process.env.MURMUR_TEST_EMBED_PORT ||= String(await freePort())
+/**
+ * pi-ai's env-api-keys.js probes for Node at load (`process.versions.node`) and then imports
+ * node:fs, node:os and node:path dynamically. Inside the pool (nodejs_compat) that probe succeeds
+ * and the import crashes workerd (a segfault). The runtime never reads keys from the environment
+ * (it passes them explicitly), so the tests' bundle drops the probe. Deployed Workers don't load
+ * through Vite and have no `process` to probe.
+ */
+const PI_NODE_PROBE =
+  'if (typeof process !== "undefined" && (process.versions?.node || process.versions?.bun)) {'
+const piNoNodeProbe = {
+  name: 'pi-ai-no-node-probe',
+  transform(code: string, id: string) {
+    if (!id.includes('@mariozechner/pi-ai/dist/env-api-keys.js')) return null
+    if (!code.includes(PI_NODE_PROBE)) throw new Error('pi-ai env-api-keys.js changed: revisit piNoNodeProbe')
+    return code.replace(PI_NODE_PROBE, 'if (false) {')
+  },
+}
+
+const UNUSED_SDK = fileURLToPath(new URL('./src/agent/unused-sdk.js', import.meta.url))
 const EMBED_URL = `http://127.0.0.1:${process.env.MURMUR_TEST_EMBED_PORT}/v1`
 
 export default defineConfig({
@@ -40,7 +60,16 @@ export default defineConfig({
         },
       },
       {
+        // wrangler.jsonc's `alias` (pi-ai's unused Mistral and Google SDKs) is wrangler's bundler's;
+        // the pool bundles with Vite, so it needs the same aliases here.
+        resolve: {
+          alias: {
+            '@mistralai/mistralai': UNUSED_SDK,
+            '@google/genai': UNUSED_SDK,
+          },
+        },
         plugins: [
+          piNoNodeProbe,
           cloudflareTest({
             wrangler: { configPath: './wrangler.jsonc' },
             // Test-only secrets; real networks get theirs from .dev.vars or Worker secrets.

@@ -12,6 +12,18 @@ export interface Env {
   /** The transport of comms deliveries; the durable record is the router's (src/comms). */
   DELIVERIES: Queue<import('./comms/deliveries.ts').Delivery>
   BLOBS: R2Bucket
+  /** Agent turns waiting to run (src/agent): the consumer is this Worker's `queue`. */
+  TURNS: Queue<import('./agent/turn-queue.ts').TurnMessage>
+  /** Model settings (src/agent/models.ts); with none set, agents run the offline scripted model. */
+  OPENAI_BASE_URL?: string
+  OPENAI_API_KEY?: string
+  ANTHROPIC_API_KEY?: string
+  /** The model's name at the chosen provider. */
+  MURMUR_MODEL?: string
+  /** Longest one model call may take, in ms (default 30000). */
+  MURMUR_MODEL_TIMEOUT_MS?: string
+  /** Longest a whole turn (all model calls and tools) may take, in ms (default 120000). */
+  MURMUR_TURN_TIMEOUT_MS?: string
   MURMUR_DOMAIN?: string
   MURMUR_PUBLIC_URL?: string
   /** Network secret: wraps keys at rest and signs session tokens. */

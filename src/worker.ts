@@ -3,6 +3,8 @@
  * in AgentDOs, the directory in D1, blobs in R2.
  */
 import { Hono } from 'hono'
+import { runtimeRoutes } from './agent/routes.ts'
+import { runTurns, type TurnMessage } from './agent/turn-queue.ts'
 import type { Delivery } from './comms/deliveries.ts'
 import { deliverBatch } from './comms/delivery.ts'
 import { discoveryRoutes } from './comms/discovery.ts'
@@ -47,6 +49,7 @@ app.route('/', relayRoutes)
 app.route('/', commsRoutes)
 app.route('/', discoveryRoutes)
 app.route('/', memoryRoutes)
+app.route('/', runtimeRoutes)
 
 app.all('/xrpc/:nsid', (c) =>
   xrpcError(c, 501, 'MethodNotImplemented', `Method not implemented: ${c.req.param('nsid')}`),
@@ -60,7 +63,14 @@ app.onError((err, c) => {
   return xrpcError(c, f.status, f.error, f.message)
 })
 
+/** The queue this Worker consumes as the turns queue (wrangler.jsonc). */
+const TURNS_QUEUE = 'murmur-turns'
+
 export default {
   fetch: app.fetch,
-  queue: deliverBatch,
-} satisfies ExportedHandler<Env, Delivery>
+  // One Worker consumes both queues: a batch is only ever from one of them.
+  queue: (batch, env) =>
+    batch.queue === TURNS_QUEUE
+      ? runTurns(batch as MessageBatch<TurnMessage>, env)
+      : deliverBatch(batch as MessageBatch<Delivery>, env),
+} satisfies ExportedHandler<Env, Delivery | TurnMessage>

@@ -4,6 +4,7 @@
  * through `commitWrites` (write-path.ts) under one per-agent lock.
  */
 import { DurableObject } from 'cloudflare:workers'
+import { AgentTurns, type TurnCall, type TurnRow } from '../agent/turns.ts'
 import { cidToString, parseCid } from '../atproto/cid.ts'
 import { importKeypair, type KeyType } from '../atproto/keys.ts'
 import { MemoryBlockStore } from '../atproto/mst/index.ts'
@@ -72,6 +73,7 @@ export class AgentDO extends DurableObject<Env> {
   readonly comms: AgentInbox
   readonly memories: AgentMemory
   private readonly blobs: AgentBlobs
+  private readonly turns: AgentTurns
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env)
@@ -80,6 +82,7 @@ export class AgentDO extends DurableObject<Env> {
     this.reads = new AgentReads(this.sql, this.store)
     this.outbox = new Outbox(ctx, env)
     this.blobs = new AgentBlobs(this.sql)
+    this.turns = new AgentTurns(this.sql)
     this.comms = new AgentInbox({
       ctx,
       env,
@@ -417,6 +420,17 @@ export class AgentDO extends DurableObject<Env> {
       if (isMemoryWrite(call)) await this.writable(auth)
       else await this.authorize(auth)
       return this.memories.call(call)
+    })
+  }
+
+  // ── turns (src/agent) ────────────────────────────────────────────────────
+
+  /** The agent's turn rows (src/agent/turns.ts); a new turn needs an active agent. */
+  turn(auth: AgentAuth, call: TurnCall): Promise<Outcome<TurnRow>> {
+    return outcome(async () => {
+      if (call.op === 'create') await this.writable(auth)
+      else await this.authorize(auth)
+      return this.turns.call(call)
     })
   }
 

@@ -114,4 +114,18 @@ export const AGENT_MIGRATIONS: readonly Migration[] = [
   ],
   // The memory index (src/memory/schema.ts).
   MEMORY_INDEX_MIGRATION,
+  // The agent's turns (src/agent/turns.ts): one row per prompt, so a turn's progress and failure
+  // are visible after the Queue message that ran it is gone.
+  [
+    `CREATE TABLE turns (
+      id TEXT PRIMARY KEY,
+      text TEXT NOT NULL,
+      state TEXT NOT NULL,
+      attempts INTEGER NOT NULL DEFAULT 0,
+      error TEXT,
+      note_uri TEXT,
+      created TEXT NOT NULL,
+      updated TEXT NOT NULL
+    )`,
+  ],
 ]

@@ -1,0 +1,104 @@
+/**
+ * An agent's turns, as rows in its AgentDO's SQLite. The Queue message that runs
+ * a turn is gone once acked or dropped; this row is what stays visible:
+ * queued → running → done (with the note it wrote) or failed (with why).
+ */
+import { XrpcError } from '../http/xrpc.ts'
+
+export type TurnState = 'queued' | 'running' | 'done' | 'failed'
+
+export interface TurnView {
+  id: string
+  state: TurnState
+  attempts: number
+  error?: string
+  note?: string
+}
+
+export interface TurnRow extends TurnView {
+  text: string
+}
+
+/** One call into the turn table (the AgentDO's single `turn` entry point). */
+export type TurnCall =
+  | { op: 'create'; id: string; text: string }
+  | { op: 'get'; id: string }
+  /** A consumer picked the turn up for this attempt. */
+  | { op: 'start'; id: string; attempts: number }
+  /** The attempt ended: done with a note, queued again (a retry follows), or failed for good. */
+  | { op: 'finish'; id: string; state: 'queued' | 'done' | 'failed'; error?: string; note?: string }
+
+type Row = {
+  id: string
+  text: string
+  state: TurnState
+  attempts: number
+  error: string | null
+  note_uri: string | null
+}
+
+/** Longest error text kept: a provider's message can be a whole HTML page. */
+const MAX_ERROR = 1000
+
+export class AgentTurns {
+  constructor(private readonly sql: SqlStorage) {}
+
+  call(call: TurnCall): TurnRow {
+    const now = new Date().toISOString()
+    switch (call.op) {
+      case 'create':
+        // A repeated create (a client retrying its request with the same id) keeps the first row.
+        this.sql.exec(
+          `INSERT INTO turns (id, text, state, attempts, created, updated) VALUES (?, ?, 'queued', 0, ?, ?)
+           ON CONFLICT (id) DO NOTHING`,
+          call.id,
+          call.text,
+          now,
+          now,
+        )
+        break
+      case 'get':
+        break
+      case 'start':
+        // A finished turn stays finished: a redelivered message must not reopen it.
+        this.sql.exec(
+          `UPDATE turns SET state = 'running', attempts = max(attempts, ?), updated = ?
+           WHERE id = ? AND state IN ('queued', 'running')`,
+          call.attempts,
+          now,
+          call.id,
+        )
+        break
+      case 'finish':
+        this.sql.exec(
+          `UPDATE turns SET state = ?, error = ?, note_uri = coalesce(?, note_uri), updated = ?
+           WHERE id = ? AND state IN ('queued', 'running')`,
+          call.state,
+          call.error?.slice(0, MAX_ERROR) ?? null,
+          call.note ?? null,
+          now,
+          call.id,
+        )
+        break
+    }
+    return this.row(call.id)
+  }
+
+  private row(id: string): TurnRow {
+    const r = this.sql
+      .exec<Row & Record<string, SqlStorageValue>>(
+        'SELECT id, text, state, attempts, error, note_uri FROM turns WHERE id = ?',
+        id,
+      )
+      .toArray()[0]
+    if (!r) throw new XrpcError(400, 'TurnNotFound', `No turn ${id}`)
+    return {
+      id: r.id,
+      text: r.text,
+      state: r.state,
+      attempts: r.attempts,
+      ...(r.error ? { error: r.error } : {}),
+      ...(r.note_uri ? { note: r.note_uri } : {}),
+    }
+  }
+}
