@@ -78,9 +78,13 @@ if (!embedConfigured) {
   })
 }
 
-// MURMUR_* settings in the environment become Worker vars (over .dev.vars); extra arguments go to wrangler.
+// MURMUR_* settings and OPENAI_BASE_URL in the environment become Worker vars (over .dev.vars); extra
+// arguments go to wrangler. API keys are not passed this way (a command line is visible to every
+// process on the machine): put OPENAI_API_KEY or ANTHROPIC_API_KEY in .dev.vars.
 const vars = Object.entries(process.env)
-  .filter(([k, v]) => k.startsWith('MURMUR_') && !k.startsWith('MURMUR_TEST_') && v)
+  .filter(
+    ([k, v]) => ((k.startsWith('MURMUR_') && !k.startsWith('MURMUR_TEST_')) || k === 'OPENAI_BASE_URL') && v,
+  )
   .flatMap(([k, v]) => ['--var', `${k}:${v}`])
 const wrangler = new URL('../node_modules/wrangler/bin/wrangler.js', import.meta.url).pathname
 child = spawn(
