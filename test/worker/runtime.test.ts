@@ -4,7 +4,13 @@
  * agent.runtime.prompt → the turn runs in the Queue consumer → tool writes and
  * one turn note in the agent's repo; agent.runtime.getTurn reports it.
  */
+import { createExecutionContext, createMessageBatch, env, getQueueResult } from 'cloudflare:test'
 import { beforeAll, describe, expect, it } from 'vitest'
+import { runTurn } from '../../src/agent/turn.ts'
+import { newTurnId } from '../../src/agent/turn-ids.ts'
+import { runTurns, type TurnMessage } from '../../src/agent/turn-queue.ts'
+import type { Env } from '../../src/env.ts'
+import { agentStub } from '../../src/pds/agents.ts'
 import { ADMIN, createAgent, xrpc } from './helpers.ts'
 
 const NOTE = 'agent.memory.note'
@@ -104,5 +110,34 @@ describe('agent.runtime', () => {
     expect(missing.status).toBe(400)
     const list = await xrpc('com.atproto.repo.listRecords', { params: { repo: a.did, collection: NOTE } })
     expect(list.status).toBe(200)
+  })
+
+  it('writes nothing twice when a turn is redelivered or re-run', async () => {
+    const e = env as unknown as Env
+    const text = 'Remember that the keys are under the mat'
+    const turn = newTurnId()
+    await agentStub(e, a.did).turn({ kind: 'admin' }, { op: 'create', id: turn, text })
+    const deliver = async (attempts: number) => {
+      const body: TurnMessage = { did: a.did, turn, text }
+      const batch = createMessageBatch<TurnMessage>('murmur-turns', [
+        { id: `m${attempts}`, timestamp: new Date(), attempts, body },
+      ])
+      const ctx = createExecutionContext()
+      await runTurns(batch, e)
+      return getQueueResult(batch, ctx)
+    }
+    expect((await deliver(1)).explicitAcks).toEqual(['m1'])
+    // An attempt that died after its tools ran, run again: the same keys, already written.
+    await runTurn(e, a.did, turn, text)
+    // A redelivery of a finished turn: acked, nothing run.
+    expect((await deliver(2)).explicitAcks).toEqual(['m2'])
+    const got = await xrpc('agent.runtime.getTurn', { params: { turn }, token: a.accessJwt })
+    expect(got.body.turn).toMatchObject({ id: turn, state: 'done', attempts: 1 })
+    const notes = await xrpc('com.atproto.repo.listRecords', {
+      params: { repo: a.did, collection: NOTE, limit: '100' },
+    })
+    const texts = notes.body.records.map((r: any) => r.value.text as string)
+    expect(texts.filter((t: string) => t === 'the keys are under the mat')).toHaveLength(1)
+    expect(texts.filter((t: string) => t.startsWith(`Asked: ${text}`))).toHaveLength(1)
   })
 })
