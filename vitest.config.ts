@@ -1,21 +1,7 @@
-import { createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { cloudflareTest } from '@cloudflare/vitest-pool-workers'
 import { defineConfig } from 'vitest/config'
-
-/** A free loopback port, for the embedding service the worker tests reach (test/setup/embed-server.ts). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer()
-    srv.unref()
-    srv.on('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address()
-      const port = typeof addr === 'object' && addr ? addr.port : 0
-      srv.close(() => resolve(port))
-    })
-  })
-}
+import { freePort } from './test/e2e/network.ts'
 
 // Chosen once: a config loaded again (in a child process, say) keeps the port the service listens on.
 process.env.MURMUR_TEST_EMBED_PORT ||= String(await freePort())

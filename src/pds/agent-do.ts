@@ -24,6 +24,7 @@ import { AgentBlobs, type BlobMeta } from './agent-blobs.ts'
 import { openSigningKey, sealSigningKey } from './agent-keys.ts'
 import { AgentReads } from './agent-reads.ts'
 import { accountEvent, genesisCommitEvent, identityEvent, nextEventRev, queueEvent } from './events.ts'
+import { writeGenesis } from './genesis.ts'
 import { importOps } from './import-ops.ts'
 import { Outbox } from './outbox.ts'
 import { AGENT_MIGRATIONS, insertAgentRow } from './schema.ts'
@@ -194,22 +195,18 @@ export class AgentDO extends DurableObject<Env> {
     return outcome(() =>
       this.exclusive(async () => {
         if (this.row()) throw new XrpcError(400, 'AlreadyExists', `Agent ${input.did} already exists`)
-        const sealed = await sealSigningKey(this.secret(), input.did, input.privateKey)
-        const passwordHash = input.password ? await hashPassword(input.password) : null
-        const keypair = await importKeypair(input.keyType, input.privateKey)
-        // Built in memory first, so nothing reaches SQLite outside the transaction below.
-        const scratch = new MemoryBlockStore()
-        const genesis = await Repo.create(input.did, keypair, { clock: this.clock, store: scratch })
-        this.ctx.storage.transactionSync(() => {
-          insertAgentRow(this.sql, input, sealed, passwordHash, cidToString(genesis.cid), genesis.rev)
-          this.store.rev = genesis.rev
-          for (const [cid, bytes] of scratch.blocks) this.store.put(cid, bytes)
-          queueEvent(this.sql, 'identity', this.eventRev(), identityEvent(input.did, input.handle))
-          queueEvent(this.sql, 'account', this.eventRev(), accountEvent(input.did, 'active'))
-          queueEvent(this.sql, 'commit', genesis.rev, genesisCommitEvent(input.did, genesis, scratch.blocks))
-        })
+        const repo = await writeGenesis(
+          {
+            sql: this.sql,
+            store: this.store,
+            clock: this.clock,
+            secret: this.secret(),
+            transactionSync: (fn) => this.ctx.storage.transactionSync(fn),
+            eventRev: () => this.eventRev(),
+          },
+          input,
+        )
         this.outbox.kick()
-        const repo = Repo.load(this.store, genesis.cid, { keypair, clock: this.clock })
         this.loaded = Promise.resolve({
           did: input.did,
           handle: input.handle,
