@@ -3,17 +3,9 @@
  * by the reference one (@atproto/lexicon): both must accept every document, and must agree on
  * every record in the table below.
  */
-import {
-  jsonToLex,
-  type LexiconDoc as RefLexiconDoc,
-  Lexicons as RefLexicons,
-  parseLexiconDoc as refParseLexiconDoc,
-  ValidationError,
-} from '@atproto/lexicon'
+import { parseLexiconDoc as refParseLexiconDoc } from '@atproto/lexicon'
 import { describe, expect, it } from 'vitest'
-import { readLexiconSources } from '../../scripts/lexicon-sources.ts'
-import { AtprotoError } from '../../src/atproto/errors.ts'
-import { Lexicons, parseLexiconDoc } from '../../src/atproto/lexicon/index.ts'
+import { parseLexiconDoc } from '../../src/atproto/lexicon/index.ts'
 import type { LexiconDoc, LexObject } from '../../src/atproto/lexicon/types.ts'
 import {
   blob,
@@ -26,7 +18,6 @@ import {
   MAX_BLOB,
   MAX_TEXT,
   message,
-  type Rec,
   ref,
   request,
   response,
@@ -38,12 +29,20 @@ import {
   uri,
   without,
 } from '../comms-records.ts'
-
-const sources = readLexiconSources()
-const docs = sources.map((s) => s.doc)
-const ours = new Lexicons(docs)
-// @atproto/lexicon rewrites the refs of the documents it is given in place: give it a copy.
-const theirs = new RefLexicons(structuredClone(docs) as RefLexiconDoc[])
+import {
+  agreementSuite,
+  bad,
+  type Case,
+  docs,
+  long,
+  ok,
+  ours,
+  oursSay,
+  recordOf,
+  sources,
+  theirs,
+  theySay,
+} from '../lexicon-agreement.ts'
 
 const COMMS_RECORDS = ['message', 'broadcast', 'request', 'response', 'handoff'].map(
   (n) => `agent.comms.${n}`,
@@ -51,28 +50,6 @@ const COMMS_RECORDS = ['message', 'broadcast', 'request', 'response', 'handoff']
 const CONTENT_REFS = ['textContent', 'jsonContent', 'refContent', 'blobContent'].map(
   (n) => `agent.comms.defs#${n}`,
 )
-
-/** Our verdict: undefined when valid, else the error message. */
-function oursSay(record: Rec): string | undefined {
-  try {
-    ours.validateRecord(record.$type as string, record)
-    return undefined
-  } catch (err) {
-    if (err instanceof AtprotoError && err.code === 'InvalidRecord') return err.message
-    throw err
-  }
-}
-
-/** The reference's verdict, on the record in its in-memory form (CIDs and BlobRefs, as its PDS does). */
-function theySay(record: Rec): string | undefined {
-  try {
-    theirs.assertValidRecord(record.$type as string, jsonToLex(record as never))
-    return undefined
-  } catch (err) {
-    if (err instanceof ValidationError) return err.message
-    throw err
-  }
-}
 
 describe('lexicon documents', () => {
   it('includes every agent.comms lexicon', () => {
@@ -122,16 +99,6 @@ describe('lexicon documents', () => {
   })
 })
 
-interface Case {
-  name: string
-  record: Rec
-  valid: boolean
-}
-
-const ok = (name: string, record: Rec): Case => ({ name, record, valid: true })
-const bad = (name: string, record: Rec): Case => ({ name, record, valid: false })
-
-const long = (n: number) => 'a'.repeat(n)
 const audience = (n: number) =>
   Array.from({ length: n }, (_, i) => (i % 2 ? `did:plc:agent${i}` : `topic-${i}`))
 
@@ -290,30 +257,9 @@ const cases: Case[] = [
   bad('handoff: state without a schema', handoff({ state: { data: {} } })),
 ]
 
-describe('agent.comms records: ours and @atproto/lexicon agree', () => {
-  it('covers every record type, valid and invalid', () => {
-    for (const id of COMMS_RECORDS) {
-      const mine = cases.filter((c) => c.record.$type === id)
-      expect(
-        mine.some((c) => c.valid),
-        id,
-      ).toBe(true)
-      expect(
-        mine.some((c) => !c.valid),
-        id,
-      ).toBe(true)
-    }
-  })
+agreementSuite('agent.comms records', COMMS_RECORDS, cases)
 
-  it.each(cases)('$name', ({ record, valid }) => {
-    const our = oursSay(record)
-    const their = theySay(record)
-    expect(our === undefined, `ours: ${our}`).toBe(valid)
-    expect(their === undefined, `@atproto/lexicon: ${their}`).toBe(valid)
-    // Refused for the same reason: both name the same path (their words differ).
-    if (our !== undefined && their !== undefined) expect(pathOf(our)).toBe(pathOf(their))
-  })
-
+describe('agent.comms records: messages and where we are stricter', () => {
   it('names the failing path', () => {
     expect(oursSay(message({ content: text(long(MAX_TEXT + 1)) }))).toBe(
       'record/content/text must not be longer than 10000 graphemes',
@@ -358,18 +304,6 @@ describe('agent.comms records: where ours is stricter than @atproto/lexicon', ()
     expect(oursSay(message({ content: json({ items: [1, 2, 3] }) }))).toBeUndefined()
   })
 })
-
-/** The path an error message starts with, in our spelling (`Record/x` → `record/x`, `/$type` dropped). */
-function pathOf(message: string): string {
-  const path = message.split(' ')[0] ?? ''
-  return path.replace(/^Record/, 'record').replace(/\/\$type$/, '')
-}
-
-function recordOf(id: string): LexObject {
-  const def = ours.getDef(id)
-  if (def?.type !== 'record') throw new Error(`${id} is not a record`)
-  return def.record
-}
 
 /** Every ref a document makes, made absolute. */
 function refsIn(doc: LexiconDoc): string[] {

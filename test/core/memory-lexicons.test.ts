@@ -2,18 +2,9 @@
  * The agent.memory lexicons, judged by our validator and by the reference one (@atproto/lexicon):
  * both must accept every memory document, and must agree on every record in the table below.
  */
-import {
-  jsonToLex,
-  type LexiconDoc as RefLexiconDoc,
-  Lexicons as RefLexicons,
-  parseLexiconDoc as refParseLexiconDoc,
-  ValidationError,
-} from '@atproto/lexicon'
+import { parseLexiconDoc as refParseLexiconDoc } from '@atproto/lexicon'
 import { describe, expect, it } from 'vitest'
-import { readLexiconSources } from '../../scripts/lexicon-sources.ts'
-import { AtprotoError } from '../../src/atproto/errors.ts'
-import { Lexicons, parseLexiconDoc } from '../../src/atproto/lexicon/index.ts'
-import type { LexObject } from '../../src/atproto/lexicon/types.ts'
+import { parseLexiconDoc } from '../../src/atproto/lexicon/index.ts'
 import {
   blobRef,
   CID,
@@ -27,12 +18,19 @@ import {
   uri,
   without,
 } from '../comms-records.ts'
-
-const sources = readLexiconSources()
-const docs = sources.map((s) => s.doc)
-const ours = new Lexicons(docs)
-// @atproto/lexicon rewrites the refs of the documents it is given in place: give it a copy.
-const theirs = new RefLexicons(structuredClone(docs) as RefLexiconDoc[])
+import {
+  agreementSuite,
+  bad,
+  type Case,
+  long,
+  ok,
+  ours,
+  oursSay,
+  recordOf,
+  sources,
+  theirs,
+  theySay,
+} from '../lexicon-agreement.ts'
 
 const MEMORY_RECORDS = ['note', 'fact', 'decision', 'summary', 'profile'].map((n) => `agent.memory.${n}`)
 /** The records that carry `shared` and `artifacts`: all but the profile. */
@@ -86,34 +84,6 @@ const summary = (over: Rec = {}): Rec => ({
 
 const profile = (over: Rec = {}): Rec => ({ $type: 'agent.memory.profile', ...over })
 
-/** Our verdict: undefined when valid, else the error message. */
-function oursSay(record: Rec, rkey?: string): string | undefined {
-  try {
-    ours.validateRecord(record.$type as string, record, rkey)
-    return undefined
-  } catch (err) {
-    if (err instanceof AtprotoError && err.code === 'InvalidRecord') return err.message
-    throw err
-  }
-}
-
-/** The reference's verdict, on the record in its in-memory form (CIDs and BlobRefs, as its PDS does). */
-function theySay(record: Rec): string | undefined {
-  try {
-    theirs.assertValidRecord(record.$type as string, jsonToLex(record as never))
-    return undefined
-  } catch (err) {
-    if (err instanceof ValidationError) return err.message
-    throw err
-  }
-}
-
-function recordOf(id: string): LexObject {
-  const def = ours.getDef(id)
-  if (def?.type !== 'record') throw new Error(`${id} is not a record`)
-  return def.record
-}
-
 describe('agent.memory lexicon documents', () => {
   it('includes every agent.memory record', () => {
     expect(memorySources.map((s) => (s.doc as { id: string }).id).sort()).toEqual([...MEMORY_RECORDS].sort())
@@ -160,16 +130,6 @@ describe('agent.memory lexicon documents', () => {
   })
 })
 
-interface Case {
-  name: string
-  record: Rec
-  valid: boolean
-}
-
-const ok = (name: string, record: Rec): Case => ({ name, record, valid: true })
-const bad = (name: string, record: Rec): Case => ({ name, record, valid: false })
-
-const long = (n: number) => 'a'.repeat(n)
 const blobs = (n: number) => Array.from({ length: n }, () => blobRef())
 
 const cases: Case[] = [
@@ -312,30 +272,9 @@ const cases: Case[] = [
   bad('profile: createdAt not a datetime', profile({ createdAt: 'now' })),
 ]
 
-describe('agent.memory records: ours and @atproto/lexicon agree', () => {
-  it('covers every record type, valid and invalid', () => {
-    for (const id of MEMORY_RECORDS) {
-      const mine = cases.filter((c) => c.record.$type === id)
-      expect(
-        mine.some((c) => c.valid),
-        id,
-      ).toBe(true)
-      expect(
-        mine.some((c) => !c.valid),
-        id,
-      ).toBe(true)
-    }
-  })
+agreementSuite('agent.memory records', MEMORY_RECORDS, cases)
 
-  it.each(cases)('$name', ({ record, valid }) => {
-    const our = oursSay(record)
-    const their = theySay(record)
-    expect(our === undefined, `ours: ${our}`).toBe(valid)
-    expect(their === undefined, `@atproto/lexicon: ${their}`).toBe(valid)
-    // Refused for the same reason: both name the same path (their words differ).
-    if (our !== undefined && their !== undefined) expect(pathOf(our)).toBe(pathOf(their))
-  })
-
+describe('agent.memory records: messages and where we are stricter', () => {
   it('names the failing path', () => {
     expect(oursSay(fact({ confidence: 1001 }))).toBe('record/confidence can not be greater than 1000')
     expect(oursSay(note({ importance: 0 }))).toBe('record/importance can not be less than 1')
@@ -387,9 +326,3 @@ describe('agent.memory records: where ours is stricter than @atproto/lexicon', (
     expect(theySay(record)).toBeUndefined()
   })
 })
-
-/** The path an error message starts with, in our spelling (`Record/x` → `record/x`, `/$type` dropped). */
-function pathOf(message: string): string {
-  const path = message.split(' ')[0] ?? ''
-  return path.replace(/^Record/, 'record').replace(/\/\$type$/, '')
-}
