@@ -25,7 +25,7 @@ runtimeRoutes.post('/xrpc/agent.runtime.prompt', async (c) => {
   const turn = newTurnId()
   // The row first: a getTurn right after this answers `queued`, and the caller's right to act is checked.
   unwrap(await agentStub(c.env, did).turn(auth, { op: 'create', id: turn, text }))
-  await c.env.TURNS.send({ did, turn, text })
+  await c.env.TURNS.send({ did, turn, text, source: 'prompt' })
   return c.json({ turn })
 })
 
@@ -33,6 +33,8 @@ runtimeRoutes.get('/xrpc/agent.runtime.getTurn', async (c) => {
   const { did, auth } = await actingAgent(c, c.req.query('repo'))
   const id = c.req.query('turn')
   if (!id) throw invalidRequest('turn is required')
-  const { text: _text, ...turn } = unwrap(await agentStub(c.env, did).turn(auth, { op: 'get', id }))
+  const { text: _text, trigger: _trigger, ...turn } = unwrap(
+    await agentStub(c.env, did).turn(auth, { op: 'get', id }),
+  )
   return c.json({ turn: turn satisfies TurnView })
 })

@@ -11,12 +11,24 @@ import { unwrap } from '../http/xrpc.ts'
 import { NOTE } from '../memory/memory-text.ts'
 import { agentStub } from '../pds/agents.ts'
 import { runTurn, type TurnOutcome } from './turn.ts'
-import type { TurnCall, TurnRow } from './turns.ts'
+import type { TurnCall, TurnRow, TurnSource } from './turns.ts'
+
+/** The inbox item that woke the agent, by reference (the record is fetched, proven, by the turn). */
+export interface InboxTrigger {
+  uri: string
+  cid: string
+  collection: string
+  sender: string
+}
 
 export interface TurnMessage {
   did: string
   turn: string
+  /** The prompt: the operator's text, the schedule's text, or the inbox item rendered (wake.ts). */
   text: string
+  /** Absent on messages queued before sources existed: a prompt. */
+  source?: TurnSource
+  item?: InboxTrigger
 }
 
 /** Attempts before a turn is failed for good (the queue's max_retries leaves one spare). */

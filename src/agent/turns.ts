@@ -7,8 +7,12 @@ import { XrpcError } from '../http/xrpc.ts'
 
 export type TurnState = 'queued' | 'running' | 'done' | 'failed'
 
+/** What started a turn. */
+export type TurnSource = 'prompt' | 'inbox' | 'schedule'
+
 export interface TurnView {
   id: string
+  source: TurnSource
   state: TurnState
   attempts: number
   error?: string
@@ -17,11 +21,17 @@ export interface TurnView {
 
 export interface TurnRow extends TurnView {
   text: string
+  /** The inbox item's uri, or `schedule id@firing time`: one turn per trigger. */
+  trigger?: string
 }
 
 /** One call into the turn table (the AgentDO's single `turn` entry point). */
 export type TurnCall =
-  | { op: 'create'; id: string; text: string }
+  /**
+   * A new queued turn. With a `trigger` already seen, nothing is created and
+   * the earlier turn is returned (compare its id to know).
+   */
+  | { op: 'create'; id: string; text: string; source?: TurnSource; trigger?: string }
   | { op: 'get'; id: string }
   /** A consumer picked the turn up for this attempt. */
   | { op: 'start'; id: string; attempts: number }
@@ -31,6 +41,8 @@ export type TurnCall =
 type Row = {
   id: string
   text: string
+  source: TurnSource
+  trigger: string | null
   state: TurnState
   attempts: number
   error: string | null
@@ -46,17 +58,26 @@ export class AgentTurns {
   call(call: TurnCall): TurnRow {
     const now = new Date().toISOString()
     switch (call.op) {
-      case 'create':
+      case 'create': {
+        if (call.trigger) {
+          const earlier = this.sql
+            .exec<{ id: string }>('SELECT id FROM turns WHERE trigger = ?', call.trigger)
+            .toArray()[0]
+          if (earlier) return this.row(earlier.id)
+        }
         // A repeated create (a client retrying its request with the same id) keeps the first row.
         this.sql.exec(
-          `INSERT INTO turns (id, text, state, attempts, created, updated) VALUES (?, ?, 'queued', 0, ?, ?)
-           ON CONFLICT (id) DO NOTHING`,
+          `INSERT INTO turns (id, text, source, trigger, state, attempts, created, updated)
+           VALUES (?, ?, ?, ?, 'queued', 0, ?, ?) ON CONFLICT (id) DO NOTHING`,
           call.id,
           call.text,
+          call.source ?? 'prompt',
+          call.trigger ?? null,
           now,
           now,
         )
         break
+      }
       case 'get':
         break
       case 'start':
@@ -87,7 +108,7 @@ export class AgentTurns {
   private row(id: string): TurnRow {
     const r = this.sql
       .exec<Row & Record<string, SqlStorageValue>>(
-        'SELECT id, text, state, attempts, error, note_uri FROM turns WHERE id = ?',
+        'SELECT id, text, source, trigger, state, attempts, error, note_uri FROM turns WHERE id = ?',
         id,
       )
       .toArray()[0]
@@ -95,6 +116,8 @@ export class AgentTurns {
     return {
       id: r.id,
       text: r.text,
+      source: r.source,
+      ...(r.trigger ? { trigger: r.trigger } : {}),
       state: r.state,
       attempts: r.attempts,
       ...(r.error ? { error: r.error } : {}),

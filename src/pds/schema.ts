@@ -128,4 +128,21 @@ export const AGENT_MIGRATIONS: readonly Migration[] = [
       updated TEXT NOT NULL
     )`,
   ],
+  // What started a turn (src/agent/wake.ts): an operator prompt, an inbox item or a schedule's
+  // firing. `trigger` is unique, so an inbox item redelivered or a firing re-run makes one turn.
+  // Schedules (src/agent/schedules.ts) only enqueue turns, from the alarm.
+  [
+    `ALTER TABLE turns ADD COLUMN source TEXT NOT NULL DEFAULT 'prompt'`,
+    'ALTER TABLE turns ADD COLUMN trigger TEXT',
+    'CREATE UNIQUE INDEX turns_trigger ON turns (trigger) WHERE trigger IS NOT NULL',
+    `CREATE TABLE schedules (
+      id TEXT PRIMARY KEY,
+      text TEXT NOT NULL,
+      cron TEXT,
+      at TEXT,
+      next_at INTEGER,
+      created TEXT NOT NULL
+    )`,
+    'CREATE INDEX schedules_due ON schedules (next_at) WHERE next_at IS NOT NULL',
+  ],
 ]
