@@ -33,8 +33,10 @@ runtimeRoutes.get('/xrpc/agent.runtime.getTurn', async (c) => {
   const { did, auth } = await actingAgent(c, c.req.query('repo'))
   const id = c.req.query('turn')
   if (!id) throw invalidRequest('turn is required')
-  const { text: _text, trigger: _trigger, ...turn } = unwrap(
-    await agentStub(c.env, did).turn(auth, { op: 'get', id }),
-  )
+  const {
+    text: _text,
+    trigger: _trigger,
+    ...turn
+  } = unwrap(await agentStub(c.env, did).turn(auth, { op: 'get', id }))
   return c.json({ turn: turn satisfies TurnView })
 })
