@@ -13,7 +13,7 @@ import { PROFILE } from '../memory/memory-text.ts'
 import { agentStub } from '../pds/agents.ts'
 import { turnModel } from './models.ts'
 import { withTimeout } from './timeout.ts'
-import { type ToolCallRecord, turnTools } from './tools.ts'
+import { type ToolCallRecord, turnTools } from './tools/index.ts'
 
 const DEFAULT_CALL_MS = 30_000
 const DEFAULT_TURN_MS = 120_000
