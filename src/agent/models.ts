@@ -1,8 +1,9 @@
 /**
  * Which model an agent's turn runs on, from the Worker's settings, first match:
  * `OPENAI_BASE_URL` (any OpenAI-compatible server; `OPENAI_API_KEY` optional),
- * `ANTHROPIC_API_KEY`, `OPENAI_API_KEY`, else the offline scripted model
- * (scripted.ts), so a network with no provider still runs turns end to end.
+ * `ANTHROPIC_API_KEY`, `OPENAI_API_KEY`, Workers AI when the `AI` binding is
+ * there (workers-ai.ts), else the offline scripted model (scripted.ts), so a
+ * network with no provider still runs turns end to end.
  * `MURMUR_MODEL` names the model at the provider. Keys are handed to pi-ai
  * explicitly (workerd has no process.env) and are never logged or recorded:
  * only the label is.
@@ -10,6 +11,7 @@
 import { getModels, type KnownProvider, type Model } from '@mariozechner/pi-ai'
 import type { Env } from '../env.ts'
 import { registerScriptedModel } from './scripted.ts'
+import { registerWorkersAiModel, WORKERS_AI_DEFAULT_MODEL } from './workers-ai.ts'
 
 export const OFFLINE_LABEL = 'offline scripted model'
 
@@ -18,7 +20,7 @@ export interface TurnModel {
   /** What the turn's note records: provider and model, never a key. */
   label: string
   apiKey?: string
-  /** Called once the turn ends: the scripted model's provider registration is per turn. */
+  /** Called once the turn ends: the scripted and Workers AI providers are registered per turn. */
   release: () => void
 }
 
@@ -87,6 +89,11 @@ export function turnModel(env: Env, profileModel?: string): TurnModel {
         apiKey: env.OPENAI_API_KEY,
         release: none,
       }
+    }
+    if (env.AI) {
+      const id = env.MURMUR_MODEL || WORKERS_AI_DEFAULT_MODEL
+      const wai = registerWorkersAiModel(env.AI, id)
+      return { model: wai.model, label: `workers-ai:${id}`, release: wai.unregister }
     }
   }
   const scripted = registerScriptedModel()

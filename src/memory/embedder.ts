@@ -30,9 +30,9 @@ export const OFFLINE_MODEL_DIMS = 512
 /** The default Workers AI embedding model (384 dimensions). */
 export const WORKERS_AI_MODEL = '@cf/baai/bge-small-en-v1.5'
 
-/** The part of a Workers AI binding used here. */
+/** The part of a Workers AI binding used here and by the agent runtime (src/agent/workers-ai.ts). */
 export interface AiBinding {
-  run(model: string, input: unknown): Promise<unknown>
+  run(model: string, input: unknown, options?: { signal?: AbortSignal }): Promise<unknown>
 }
 
 /** What `embedderFor` reads from the Worker's environment. */
