@@ -22,6 +22,20 @@ export interface CreateOptions {
   instructionsFile?: string
   model?: string
   description?: string
+  /** `--skills`, split on commas. */
+  skills?: string[]
+  /** `--tools`, split on commas: the tools enabled for the agent (an empty list: none). */
+  tools?: string[]
+}
+
+/** A profile list (`skills`, `tools`): deduplicated, within the lexicon's limits. */
+function nameList(option: string, values: string[] | undefined, maxLength: number): string[] | undefined {
+  if (values === undefined) return undefined
+  const list = [...new Set(values)]
+  if (list.length > 64) throw usage(`--${option} takes at most 64 names, got ${list.length}`)
+  const long = list.find((v) => v.length > maxLength)
+  if (long) throw usage(`--${option}: a name is at most ${maxLength} characters: ${long.slice(0, 40)}…`)
+  return list
 }
 
 function instructionsFrom(opts: CreateOptions): string | undefined {
@@ -37,12 +51,14 @@ function instructionsFrom(opts: CreateOptions): string | undefined {
 
 export async function createAgent(ctx: Context, name: string, opts: CreateOptions): Promise<void> {
   const instructions = instructionsFrom(opts)
+  const skills = nameList('skills', opts.skills, 200)
+  const tools = nameList('tools', opts.tools, 100)
   const account = await ctx.client.post<Created>('com.atproto.server.createAccount', {
     handle: name,
     // The operator acts with the admin token; the password only guards the agent's own sessions.
     password: randomBytes(24).toString('base64url'),
   })
-  const fields = { description: opts.description, instructions, model: opts.model }
+  const fields = { description: opts.description, instructions, model: opts.model, skills, tools }
   let profile: StrongRef | undefined
   if (Object.values(fields).some((v) => v !== undefined)) {
     const record = { $type: PROFILE, displayName: name, ...fields, createdAt: new Date().toISOString() }
@@ -179,9 +195,11 @@ export async function showAgent(ctx: Context, agent: string): Promise<void> {
   if (status.rev) rows.push(['rev', status.rev])
   if (signingKey) rows.push(['signing key', signingKey])
   if (pds) rows.push(['pds', pds])
-  for (const field of ['displayName', 'description', 'model', 'instructions'] as const) {
+  for (const field of ['displayName', 'description', 'model', 'skills', 'tools', 'instructions'] as const) {
     const v = profile?.[field]
     if (typeof v === 'string') rows.push([field, oneLine(v, 100)])
+    // An empty tools list is an agent with every tool disabled.
+    else if (Array.isArray(v)) rows.push([field, v.length ? oneLine(v.join(', '), 100) : 'none'])
   }
   ctx.out(table(rows.map(([k, v]) => [`  ${ctx.paint('dim', k!)}`, v!])))
   if (counts.length === 0) return ctx.out(`  ${ctx.paint('dim', 'collections')}  none`)

@@ -12,6 +12,7 @@ import { adminToken, defaultNetwork, networkUrl } from './config.ts'
 import type { Context } from './context.ts'
 import { CliError, EXIT_FAILURE, EXIT_USAGE } from './errors.ts'
 import { colorEnabled, painter } from './format.ts'
+import { prompt, seconds, showTurn } from './prompt.ts'
 
 interface GlobalOptions {
   network: string
@@ -54,6 +55,23 @@ function datetimeArg(raw: string): string {
 
 const collect = (value: string, previous: string[]) => [...previous, value]
 
+/** `--skills a,b,c`: names split on commas, repeats adding to the list (an empty value: an empty list). */
+const names = (value: string, previous: string[] | undefined) => [
+  ...(previous ?? []),
+  ...value
+    .split(',')
+    .map((v) => v.trim())
+    .filter(Boolean),
+]
+
+function secondsArg(raw: string): number {
+  try {
+    return seconds(raw)
+  } catch {
+    throw new InvalidArgumentError('must be a positive number of seconds.')
+  }
+}
+
 function context(cmd: Command): Context {
   const opts = cmd.optsWithGlobals<GlobalOptions>()
   const client = new Client({ url: networkUrl(opts.network), token: () => adminToken(opts.token) })
@@ -67,7 +85,7 @@ function context(cmd: Command): Context {
 
 export function program(): Command {
   const murmur = new Command('murmur')
-    .description('Operate a Murmur network: agents, messages, the event stream, repo exports.')
+    .description('Operate a Murmur network: agents, their turns, messages, the event stream, repo exports.')
     .version(version(), '-V, --version')
     .option('--network <url>', 'the network to talk to', defaultNetwork())
     .option('--token <token>', 'the admin token (default: $MURMUR_ADMIN_TOKEN, else .dev.vars)')
@@ -93,6 +111,8 @@ export function program(): Command {
     .option('--instructions-file <path>', 'read the instructions from a file')
     .option('--model <model>', 'the model behind the agent, as provider:model')
     .option('--description <text>', 'what the agent is for, in a sentence')
+    .option('--skills <names>', 'what the agent can do, comma-separated (its role)', names)
+    .option('--tools <names>', 'the tools enabled for it, comma-separated ("" for none)', names)
     .action((name: string, opts, cmd: Command) => createAgent(context(cmd), name, opts))
   agent
     .command('list')
@@ -102,6 +122,19 @@ export function program(): Command {
     .command('show <agent>')
     .description('an agent (handle, bare name or DID): identity, profile and record counts')
     .action((name: string, _opts, cmd: Command) => showAgent(context(cmd), name))
+
+  murmur
+    .command('prompt <agent> <text>')
+    .description('give an agent a turn: wait for it, then print the answer, its tool calls and the model')
+    .option('--timeout <s>', 'give up waiting after this many seconds', secondsArg, 120)
+    .option('--no-wait', 'print the turn id and return at once')
+    .action((name: string, text: string, opts, cmd: Command) => prompt(context(cmd), name, text, opts))
+  murmur
+    .command('turn <agent> <id>')
+    .description('where a turn stands; a finished one printed as prompt prints it')
+    .option('--wait', 'wait for it to finish')
+    .option('--timeout <s>', 'with --wait: give up after this many seconds', secondsArg, 120)
+    .action((name: string, id: string, opts, cmd: Command) => showTurn(context(cmd), name, id, opts))
 
   murmur
     .command('send <from> <to> <text>')
@@ -161,6 +194,7 @@ export function program(): Command {
       const { verifyCar } = await import('./car.ts')
       await verifyCar(context(cmd), file, opts)
     })
+
   return murmur
 }
 

@@ -55,8 +55,8 @@ function murmur(args: string[], opts: { network?: string; timeoutMs?: number } =
 }
 
 /** Run and expect success; returns stdout. */
-async function ok(args: string[]): Promise<string> {
-  const res = await murmur(args)
+async function ok(args: string[], opts: { timeoutMs?: number } = {}): Promise<string> {
+  const res = await murmur(args, opts)
   if (res.code !== 0) throw new Error(`murmur ${args.join(' ')} exited ${res.code}:\n${res.stderr}`)
   return res.stdout
 }
@@ -83,6 +83,9 @@ async function until<T>(fn: () => Promise<T | undefined>, what: string, ms = 20_
 }
 
 const agents: Record<string, { did: string; handle: string }> = {}
+
+/** A CLI run that waits on a turn: the first one on a loaded machine can take a while. */
+const TURN = { timeoutMs: 90_000 }
 
 describe('murmur CLI', () => {
   it('creates agents (with a profile), lists and shows them', async () => {
@@ -133,6 +136,77 @@ describe('murmur CLI', () => {
     const byDid = JSON.parse(await ok(['agent', 'show', agents.bob.did, '--json']))
     expect(byDid).toMatchObject({ did: agents.bob.did, handle: 'bob.agents.test', active: true })
     expect(byDid.signingKey).toMatch(/^did:key:z/)
+  })
+
+  it('creates an agent with skills and tools; show prints them and the model', async () => {
+    const created = JSON.parse(
+      await ok([
+        'agent',
+        'create',
+        'carol',
+        '--model',
+        'offline',
+        '--skills',
+        'research, summarize',
+        '--skills',
+        'archive',
+        '--tools',
+        'remember,recall',
+        '--json',
+      ]),
+    )
+    agents.carol = created
+    const show = await ok(['agent', 'show', 'carol'])
+    expect(show).toMatch(/model\s+offline\n/)
+    expect(show).toMatch(/skills\s+research, summarize, archive\n/)
+    expect(show).toMatch(/tools\s+remember, recall\n/)
+    const { profile } = JSON.parse(await ok(['agent', 'show', 'carol', '--json']))
+    expect(profile).toMatchObject({
+      displayName: 'carol',
+      model: 'offline',
+      skills: ['research', 'summarize', 'archive'],
+      tools: ['remember', 'recall'],
+    })
+    // An empty list is every tool disabled.
+    await ok(['agent', 'create', 'dave', '--tools', ''])
+    expect(await ok(['agent', 'show', 'dave'])).toMatch(/tools\s+none\n/)
+  })
+
+  it('prompt runs a turn: the answer on stdout, tool calls and the model on stderr', async () => {
+    const remember = await murmur(['prompt', 'carol', 'Remember that the launch code is 4242'], TURN)
+    expect(remember.code, remember.stderr).toBe(0)
+    expect(remember.stdout).toMatch(/^Done: remembered "the launch code is 4242" at at:\/\/did:cf:/)
+    expect(remember.stdout.trimEnd().split('\n')).toHaveLength(1)
+    expect(remember.stderr).toMatch(/^→ remember \{"text":"the launch code is 4242"\} → at:\/\//m)
+    expect(remember.stderr).toMatch(/^model: offline scripted model · turn \w+$/m)
+
+    const asked = await murmur(['prompt', 'carol', 'What is the launch code?'], TURN)
+    expect(asked.code, asked.stderr).toBe(0)
+    expect(asked.stdout).toMatch(/^From memory: (.|\n)*4242/)
+    expect(asked.stderr).toMatch(/^→ recall \{"query":"What is the launch code\?"\}$/m)
+    expect(asked.stderr).toMatch(/offline scripted model/)
+
+    const json = JSON.parse(await ok(['prompt', 'carol', 'Remember that the sky is green', '--json'], TURN))
+    expect(json.turn).toMatchObject({ source: 'prompt', state: 'done', attempts: 1 })
+    expect(json.turn.note).toBe(`at://${agents.carol!.did}/agent.memory.note/${json.turn.id}`)
+    expect(json.note.uri).toBe(json.turn.note)
+    expect(json.note.value.text).toMatch(/^Asked: Remember that the sky is green\nAnswer: Done: /)
+    expect(json.note.value.text).toMatch(/\nModel: offline scripted model$/)
+    expect(json).toMatchObject({
+      answer: expect.stringMatching(/^Done: remembered "the sky is green"/),
+      toolCalls: [expect.stringMatching(/^remember \{"text":"the sky is green"\} → at:/)],
+      model: 'offline scripted model',
+    })
+
+    // --no-wait: the id at once; `turn --wait` picks it up.
+    const id = (await ok(['prompt', 'carol', 'good morning', '--no-wait'])).trim()
+    expect(id).toMatch(/^\w+$/)
+    const later = await murmur(['turn', 'carol', id, '--wait'], TURN)
+    expect(later.code, later.stderr).toBe(0)
+    expect(later.stdout).toBe('Noted: good morning\n')
+    expect(later.stderr).toMatch(/^model: offline scripted model · turn \w+$/m)
+    const queued = JSON.parse(await ok(['prompt', 'carol', 'good night', '--no-wait', '--json']))
+    expect(queued.turn).toMatchObject({ id: expect.stringMatching(/^\w+$/), source: 'prompt' })
   })
 
   it('tail sees a message sent while it runs; the message reaches the inbox', async () => {
@@ -259,6 +333,11 @@ describe('murmur CLI', () => {
     expectOneLineError(await murmur(['export', 'alice']), 2, /--output/)
     expectOneLineError(await murmur(['agent', 'show', 'nobody']), 1, /unknown agent "nobody"/)
     expectOneLineError(await murmur(['send', 'alice', 'nobody', 'hi']), 1, /unknown agent "nobody"/)
+    expectOneLineError(await murmur(['prompt', 'nobody', 'hi']), 1, /unknown agent "nobody"/)
+    expectOneLineError(await murmur(['prompt', 'carol']), 2, /missing required argument 'text'/)
+    expectOneLineError(await murmur(['prompt', 'carol', ' ']), 2, /the prompt text is empty/)
+    expectOneLineError(await murmur(['prompt', 'carol', 'hi', '--timeout', 'soon']), 2, /--timeout/)
+    expectOneLineError(await murmur(['turn', 'carol', 'nosuchturn']), 1, /TurnNotFound/)
     expectOneLineError(
       await murmur(['agent', 'create', 'alice']),
       1,
