@@ -4,6 +4,7 @@
  */
 import { Hono } from 'hono'
 import { runtimeRoutes } from './agent/routes.ts'
+import { scheduleRoutes } from './agent/schedule-routes.ts'
 import { runTurns, type TurnMessage } from './agent/turn-queue.ts'
 import type { Delivery } from './comms/deliveries.ts'
 import { deliverBatch } from './comms/delivery.ts'
@@ -50,6 +51,7 @@ app.route('/', commsRoutes)
 app.route('/', discoveryRoutes)
 app.route('/', memoryRoutes)
 app.route('/', runtimeRoutes)
+app.route('/', scheduleRoutes)
 
 app.all('/xrpc/:nsid', (c) =>
   xrpcError(c, 501, 'MethodNotImplemented', `Method not implemented: ${c.req.param('nsid')}`),

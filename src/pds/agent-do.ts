@@ -4,6 +4,8 @@
  * through `commitWrites` (write-path.ts) under one per-agent lock.
  */
 import { DurableObject } from 'cloudflare:workers'
+import { ScheduleAlarm } from '../agent/schedule-alarm.ts'
+import type { ScheduleCall, ScheduleReply } from '../agent/schedules.ts'
 import { AgentTurns, type TurnCall, type TurnRow } from '../agent/turns.ts'
 import { cidToString, parseCid } from '../atproto/cid.ts'
 import type { KeyType } from '../atproto/keys.ts'
@@ -74,6 +76,7 @@ export class AgentDO extends DurableObject<Env> {
   readonly memories: AgentMemory
   private readonly blobs: AgentBlobs
   private readonly turns: AgentTurns
+  private readonly schedules = new ScheduleAlarm(this.ctx.storage, this.env)
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env)
@@ -107,9 +110,10 @@ export class AgentDO extends DurableObject<Env> {
     migrateSql(this.sql, AGENT_MIGRATIONS)
   }
 
-  /** Alarms only schedule or retry short work: the outbox push to the relay, memory indexing and retention. */
+  /** Alarms only schedule or retry short work: the outbox push, due schedules' turns (queued), memory upkeep. */
   override async alarm(): Promise<void> {
     await this.outbox.alarm()
+    await this.schedules.alarm(this.row())
     if (this.row()?.status === 'active') await this.memories.alarm()
   }
 
@@ -427,6 +431,15 @@ export class AgentDO extends DurableObject<Env> {
       if (call.op === 'create') await this.writable(auth)
       else await this.authorize(auth)
       return this.turns.call(call)
+    })
+  }
+
+  /** The agent's schedules (src/agent/schedules.ts): firings queue turns from the alarm. */
+  schedule(auth: AgentAuth, call: ScheduleCall): Promise<Outcome<ScheduleReply>> {
+    return outcome(async () => {
+      if (call.op === 'list') await this.authorize(auth)
+      else await this.writable(auth)
+      return this.schedules.call(call)
     })
   }
 
