@@ -11,6 +11,7 @@
 import { getModels, type KnownProvider, type Model } from '@mariozechner/pi-ai'
 import type { Env } from '../env.ts'
 import { registerScriptedModel } from './scripted.ts'
+import type { ScriptInput } from './scripted-roles.ts'
 import { registerWorkersAiModel, WORKERS_AI_DEFAULT_MODEL } from './workers-ai.ts'
 
 export const OFFLINE_LABEL = 'offline scripted model'
@@ -59,7 +60,11 @@ function compatible(baseUrl: string, id: string): Model<'openai-completions'> {
  * The model for one turn. A profile whose `model` is `offline` always gets the
  * scripted model, whatever the Worker is configured with.
  */
-export function turnModel(env: Env, profileModel?: string): TurnModel {
+export function turnModel(
+  env: Env,
+  profileModel?: string,
+  script: ScriptInput = { role: null, prompt: '' },
+): TurnModel {
   const none = () => undefined
   if (profileModel !== 'offline') {
     if (env.OPENAI_BASE_URL) {
@@ -96,6 +101,6 @@ export function turnModel(env: Env, profileModel?: string): TurnModel {
       return { model: wai.model, label: `workers-ai:${id}`, release: wai.unregister }
     }
   }
-  const scripted = registerScriptedModel()
+  const scripted = registerScriptedModel(script)
   return { model: scripted.getModel(), label: OFFLINE_LABEL, release: () => scripted.unregister() }
 }

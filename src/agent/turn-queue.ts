@@ -90,7 +90,7 @@ async function runOne(env: Env, msg: Message<TurnMessage>): Promise<void> {
       })
       return msg.ack()
     }
-    const out = await runTurn(env, m.did, m.turn, m.text)
+    const out = await runTurn(env, m)
     const note = await writeNote(env, m, out)
     await turnCall(env, m.did, { op: 'finish', id: m.turn, state: 'done', note })
     console.log('turn done', m.turn, `${out.ms} ms`, out.label)

@@ -1,19 +1,22 @@
 /**
- * One turn: the agent's profile (instructions, model) from its memory, a
- * pi-agent-core Agent with the turn's tools, `prompt(text)` under a per-call
- * timeout and a cap on the whole turn. Runs in the Queue consumer, never in a
+ * One turn: the agent's profile (instructions, model, tools, skills) from its
+ * memory, the proven inbox item that woke it (if any), a pi-agent-core Agent
+ * with the enabled tools and a bounded context (context.ts), `prompt(text)`
+ * under a per-call timeout and a cap on the whole turn. Runs in the Queue consumer, never in a
  * Durable Object: a model call can take many seconds, and the agent's object
  * must keep answering (and never hold its write lock) meanwhile.
  */
 import { Agent } from '@mariozechner/pi-agent-core'
 import { type AssistantMessage, streamSimple } from '@mariozechner/pi-ai'
+import { provenAt } from '../comms/delivery.ts'
 import type { Env } from '../env.ts'
-import type { Outcome } from '../http/xrpc.ts'
-import { PROFILE } from '../memory/memory-text.ts'
-import { agentStub } from '../pds/agents.ts'
+import { pinnedContext, turnContext } from './context.ts'
 import { turnModel } from './models.ts'
+import { loadProfile } from './profile.ts'
+import { roleOf, type ScriptInput } from './scripted-roles.ts'
 import { withTimeout } from './timeout.ts'
 import { type ToolCallRecord, turnTools } from './tools/index.ts'
+import type { TurnMessage } from './turn-queue.ts'
 
 const DEFAULT_CALL_MS = 30_000
 const DEFAULT_TURN_MS = 120_000
@@ -37,34 +40,34 @@ function ms(raw: string | undefined, fallback: number): number {
   return Number.isFinite(n) && n > 0 ? n : fallback
 }
 
-async function profile(env: Env, did: string): Promise<{ instructions?: string; model?: string }> {
-  // The RPC stub's type (Outcome & Disposable) defeats narrowing; it is a plain Outcome.
-  const got = (await agentStub(env, did).memory(
-    { kind: 'admin' },
-    { op: 'get', collection: PROFILE, rkey: 'self' },
-  )) as Outcome<unknown>
-  if (!got.ok && got.error === 'RecordNotFound') return {}
-  if (!got.ok) throw new Error(`profile: ${got.message}`)
-  const value = (got.value as { value?: Record<string, unknown> }).value ?? {}
-  return {
-    ...(typeof value.instructions === 'string' ? { instructions: value.instructions } : {}),
-    ...(typeof value.model === 'string' ? { model: value.model } : {}),
-  }
+/** The record that woke the turn, proven against its repo (null if it is gone since). */
+async function wakingItem(env: Env, m: TurnMessage): Promise<ScriptInput['item']> {
+  if (!m.item) return undefined
+  const { record } = await provenAt(env, m.item.uri)
+  return { uri: m.item.uri, collection: m.item.collection, sender: m.item.sender, record: record ?? {} }
 }
 
-export async function runTurn(env: Env, did: string, turn: string, text: string): Promise<TurnOutcome> {
+export async function runTurn(env: Env, m: TurnMessage): Promise<TurnOutcome> {
   const t0 = Date.now()
-  const prof = await profile(env, did)
-  const chosen = turnModel(env, prof.model)
+  const { did, turn, text } = m
+  const prof = await loadProfile(env, did)
+  const item = await wakingItem(env, m)
+  const pinned = await pinnedContext(env, did, prof, text, turn)
+  const chosen = turnModel(env, prof.model, {
+    role: roleOf(prof.skills),
+    prompt: text,
+    ...(item ? { item } : {}),
+  })
   const calls: ToolCallRecord[] = []
   try {
     const agent = new Agent({
       initialState: {
-        systemPrompt: prof.instructions || DEFAULT_INSTRUCTIONS,
+        systemPrompt: `${prof.instructions || DEFAULT_INSTRUCTIONS}\n\n${pinned}`,
         model: chosen.model,
-        tools: turnTools({ env, did, turn, calls }),
+        tools: turnTools({ env, did, turn, calls }, prof.tools),
         thinkingLevel: 'off',
       },
+      transformContext: turnContext(),
       streamFn: withTimeout(streamSimple, ms(env.MURMUR_MODEL_TIMEOUT_MS, DEFAULT_CALL_MS)),
       // One tool at a time: tool writes take their record keys in call order.
       toolExecution: 'sequential',

@@ -59,12 +59,8 @@ export class AgentTurns {
     const now = new Date().toISOString()
     switch (call.op) {
       case 'create': {
-        if (call.trigger) {
-          const earlier = this.sql
-            .exec<{ id: string }>('SELECT id FROM turns WHERE trigger = ?', call.trigger)
-            .toArray()[0]
-          if (earlier) return this.row(earlier.id)
-        }
+        const earlier = call.trigger ? this.byTrigger(call.trigger) : null
+        if (earlier) return earlier
         // A repeated create (a client retrying its request with the same id) keeps the first row.
         this.sql.exec(
           `INSERT INTO turns (id, text, source, trigger, state, attempts, created, updated)
@@ -103,6 +99,20 @@ export class AgentTurns {
         break
     }
     return this.row(call.id)
+  }
+
+  /** The turn a trigger started, if any. */
+  byTrigger(trigger: string): TurnRow | null {
+    const hit = this.sql.exec<{ id: string }>('SELECT id FROM turns WHERE trigger = ?', trigger).toArray()[0]
+    return hit ? this.row(hit.id) : null
+  }
+
+  /** How many inbox turns were created in the last `ms`. */
+  recentInboxTurns(ms: number): number {
+    const since = new Date(Date.now() - ms).toISOString()
+    return this.sql
+      .exec<{ n: number }>(`SELECT count(*) AS n FROM turns WHERE source = 'inbox' AND created > ?`, since)
+      .one().n
   }
 
   private row(id: string): TurnRow {

@@ -14,6 +14,8 @@ import { CliError, EXIT_FAILURE, EXIT_USAGE } from './errors.ts'
 import { colorEnabled, painter } from './format.ts'
 import { prompt, seconds, showTurn } from './prompt.ts'
 
+const DEMO_GOAL = 'a one-page brief on running agent networks on atproto'
+
 interface GlobalOptions {
   network: string
   token?: string
@@ -195,6 +197,15 @@ export function program(): Command {
       await verifyCar(context(cmd), file, opts)
     })
 
+  murmur
+    .command('demo')
+    .description('a planner, a researcher and a writer coordinate on a goal, shown live from the firehose')
+    .option('--goal <text>', 'what the planner is asked to get done', DEMO_GOAL)
+    .option('--timeout <s>', 'give up waiting for the writer after this many seconds', secondsArg, 60)
+    .action(async (opts: { goal: string; timeout: number }, cmd: Command) => {
+      const { demo } = await import('./demo.ts')
+      await demo(context(cmd), opts)
+    })
   return murmur
 }
 

@@ -17,7 +17,7 @@ import type { Delivery } from './deliveries.ts'
 import { provenRecord, undeliverable } from './delivery.ts'
 import { checkHandoff, HANDOFF, type HandoffProblem, rejectionResponse } from './handoff.ts'
 import { type HandoffRejection, HandoffRejections } from './handoff-rejections.ts'
-import { Inbox } from './inbox.ts'
+import { Inbox, type InboxItem } from './inbox.ts'
 import { pushInboxItem } from './inbox-push.ts'
 import { RESPONSE } from './tasks.ts'
 
@@ -38,6 +38,12 @@ export interface InboxHost {
     record: Record<string, unknown>,
     remember: () => void,
   ): Promise<void>
+  /**
+   * Called in the same synchronous stretch as the item's acceptance (or for a
+   * redelivered item), so what it records commits with the item; the returned
+   * send runs after (the runtime's wake, src/agent/wake.ts).
+   */
+  wake(item: InboxItem): (() => Promise<void>) | null
 }
 
 export interface DeliveryResult {
@@ -62,14 +68,11 @@ export class AgentInbox {
       const problem = await checkHandoff(this.host.env, record)
       if (problem) return { accepted: false, rejected: await this.reject(d, problem) }
     }
-    const item = this.items.accept({
-      uri: d.uri,
-      cid: d.cid,
-      collection: d.collection,
-      sender: d.sender,
-      record,
-    })
+    const fields = { uri: d.uri, cid: d.cid, collection: d.collection, sender: d.sender, record }
+    const item = this.items.accept(fields)
+    const send = this.host.wake(item ?? { ...fields, receivedAt: '', verified: true, state: 'unread' })
     if (item) pushInboxItem(this.host.ctx, item)
+    await send?.()
     return { accepted: item !== null }
   }
 

@@ -7,6 +7,7 @@ import { DurableObject } from 'cloudflare:workers'
 import { ScheduleAlarm } from '../agent/schedule-alarm.ts'
 import type { ScheduleCall, ScheduleReply } from '../agent/schedules.ts'
 import { AgentTurns, type TurnCall, type TurnRow } from '../agent/turns.ts'
+import { wakeFor } from '../agent/wake.ts'
 import { cidToString, parseCid } from '../atproto/cid.ts'
 import type { KeyType } from '../atproto/keys.ts'
 import { Repo, verifyRepoCar } from '../atproto/repo/index.ts'
@@ -20,6 +21,7 @@ import { acceptInboxSocket, closeInboxSocket } from '../comms/inbox-push.ts'
 import type { Env } from '../env.ts'
 import { authRequired, forbidden, type Outcome, outcome, XrpcError } from '../http/xrpc.ts'
 import { AgentMemory, isMemoryWrite, type MemoryCall } from '../memory/agent-memory.ts'
+import { PROFILE } from '../memory/memory-text.ts'
 import { migrateSql } from '../storage/migrations.ts'
 import { AgentBlobs, type BlobMeta } from './agent-blobs.ts'
 import { openSigningKey, sealSigningKey } from './agent-keys.ts'
@@ -93,6 +95,11 @@ export class AgentDO extends DurableObject<Env> {
       self: () => this.agent(),
       nextRkey: () => this.clock.next(),
       commitOwn: (collection, rkey, record, remember) => this.commitOwn(collection, rkey, record, remember),
+      wake: (item) => {
+        const did = this.row()?.did ?? ''
+        const hasProfile = () => this.reads.findRecord(did, PROFILE, 'self') !== null
+        return wakeFor({ env, turns: this.turns, did, hasProfile }, item)
+      },
     })
     this.memories = new AgentMemory({
       ctx,

@@ -135,6 +135,7 @@ export const AGENT_MIGRATIONS: readonly Migration[] = [
     `ALTER TABLE turns ADD COLUMN source TEXT NOT NULL DEFAULT 'prompt'`,
     'ALTER TABLE turns ADD COLUMN trigger TEXT',
     'CREATE UNIQUE INDEX turns_trigger ON turns (trigger) WHERE trigger IS NOT NULL',
+    'CREATE INDEX turns_source_created ON turns (source, created)',
     `CREATE TABLE schedules (
       id TEXT PRIMARY KEY,
       text TEXT NOT NULL,

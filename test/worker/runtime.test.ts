@@ -128,7 +128,7 @@ describe('agent.runtime', () => {
     }
     expect((await deliver(1)).explicitAcks).toEqual(['m1'])
     // An attempt that died after its tools ran, run again: the same keys, already written.
-    await runTurn(e, a.did, turn, text)
+    await runTurn(e, { did: a.did, turn, text })
     // A redelivery of a finished turn: acked, nothing run.
     expect((await deliver(2)).explicitAcks).toEqual(['m2'])
     const got = await xrpc('agent.runtime.getTurn', { params: { turn }, token: a.accessJwt })
