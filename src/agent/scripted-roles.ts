@@ -53,6 +53,7 @@ export function roleOf(skills: readonly string[] | undefined): Role | null {
 const RESEARCH = 'Research: '
 const WRITE = 'Write: '
 const MAX_CONTEXT_READS = 5
+const ANSWER = 'Answer: '
 
 function firstAgent(out: ToolOutcome | undefined): { did: string; handle: string } | null {
   const agents = rec(out?.details).agents
@@ -152,12 +153,14 @@ function writerOnHandoff(item: NonNullable<ScriptInput['item']>, r: ToolOutcome[
 /** A question in a message gets an answer from memory, sent back to its sender. */
 function answerMessage(item: NonNullable<ScriptInput['item']>, r: ToolOutcome[]): Step {
   const text = str(rec(item.record.content).text).trim()
-  if (!(text.endsWith('?') || scriptedCall(text)?.name === 'recall')) return { say: `Noted: ${text}` }
+  // An answer is never answered: two scripted agents must not talk forever.
+  const question = !text.startsWith(ANSWER) && (text.endsWith('?') || scriptedCall(text)?.name === 'recall')
+  if (!question) return { say: `Noted: ${text}` }
   if (r.length === 0) return { call: 'recall', args: { query: text } }
   if (r.length === 1) {
     const answer =
       r[0]!.text === 'nothing found' ? 'I have nothing on that.' : r[0]!.text.replace(/\n/g, '; ')
-    return { call: 'send_message', args: { to: item.sender, text: `Answer: ${answer}` } }
+    return { call: 'send_message', args: { to: item.sender, text: `${ANSWER}${answer}` } }
   }
   return { say: `Answered ${item.sender}.` }
 }
