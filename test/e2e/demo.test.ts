@@ -52,7 +52,7 @@ async function get(method: string, params: Record<string, string | undefined>) {
   return body
 }
 
-async function records(repo: string, collection: string) {
+async function records(repo: string | undefined, collection: string) {
   const body = await get('com.atproto.repo.listRecords', { repo, collection, limit: '100' })
   return body.records as { uri: string; cid: string; value: Record<string, any> }[]
 }
