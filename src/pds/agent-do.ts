@@ -12,8 +12,6 @@ import { cidToString, parseCid } from '../atproto/cid.ts'
 import type { KeyType } from '../atproto/keys.ts'
 import { Repo, verifyRepoCar } from '../atproto/repo/index.ts'
 import { TidClock } from '../atproto/syntax/index.ts'
-import { verifyPassword } from '../auth/password.ts'
-import { tokenKey } from '../auth/secret.ts'
 import { AgentInbox, type DeliveryResult } from '../comms/agent-inbox.ts'
 import type { Delivery } from '../comms/deliveries.ts'
 import type { InboxQuery } from '../comms/inbox.ts'
@@ -26,12 +24,13 @@ import { migrateSql } from '../storage/migrations.ts'
 import { AgentBlobs, type BlobMeta } from './agent-blobs.ts'
 import { openSigningKey, sealSigningKey } from './agent-keys.ts'
 import { AgentReads } from './agent-reads.ts'
+import { type SessionCall, type SessionHost, type SessionReply, sessionCall } from './agent-sessions.ts'
 import { accountEvent, identityEvent, nextEventRev, queueEvent } from './events.ts'
 import { writeGenesis } from './genesis.ts'
 import { importOps } from './import-ops.ts'
 import { Outbox } from './outbox.ts'
 import { AGENT_MIGRATIONS } from './schema.ts'
-import { Sessions, type SessionTokens } from './sessions.ts'
+import { Sessions } from './sessions.ts'
 import { SqlBlockStore } from './sql-block-store.ts'
 import { type CommitSummary, commitWrites, type WriteOp, type WriteOptions } from './write-path.ts'
 
@@ -263,47 +262,17 @@ export class AgentDO extends DurableObject<Env> {
     )
   }
 
-  // ── sessions ─────────────────────────────────────────────────────────────
+  // ── sessions (src/pds/agent-sessions.ts) ─────────────────────────────────
 
-  login(password: string, aud: string): Promise<Outcome<SessionTokens & { did: string; handle: string }>> {
-    return outcome(async () => {
-      const row = this.row()
-      const ok = row?.password_hash ? await verifyPassword(password, row.password_hash) : false
-      if (!row || !ok) throw new XrpcError(401, 'AuthenticationRequired', 'Invalid identifier or password')
-      if (row.status === 'deleted') throw new XrpcError(400, 'AccountTakedown', 'Account has been deleted')
-      const agent = await this.agent()
-      const tokens = await agent.sessions.open(await tokenKey(this.secret()), aud)
-      return { ...tokens, did: agent.did, handle: agent.handle }
-    })
-  }
-
-  refresh(
-    sid: string,
-    jti: string,
-    aud: string,
-  ): Promise<Outcome<SessionTokens & { did: string; handle: string }>> {
-    return outcome(async () => {
-      const agent = await this.agent()
-      const tokens = await agent.sessions.refresh(await tokenKey(this.secret()), aud, sid, jti)
-      return { ...tokens, did: agent.did, handle: agent.handle }
-    })
-  }
-
-  session(
-    auth: AgentAuth,
-  ): Promise<Outcome<{ did: string; handle: string; active: boolean; status?: string }>> {
-    return outcome(async () => {
-      const agent = await this.authorize(auth)
-      const active = agent.status === 'active'
-      return { did: agent.did, handle: agent.handle, active, ...(active ? {} : { status: agent.status }) }
-    })
-  }
-
-  logout(sid: string): Promise<Outcome<{ ok: true }>> {
-    return outcome(async () => {
-      ;(await this.agent()).sessions.revoke(sid)
-      return { ok: true as const }
-    })
+  /** Every session call: log in, refresh, read the session, log out. */
+  sessions(call: SessionCall): Promise<Outcome<SessionReply>> {
+    const host: SessionHost = {
+      credentials: () => this.row(),
+      agent: () => this.agent(),
+      authorize: (auth) => this.authorize(auth),
+      secret: () => this.secret(),
+    }
+    return outcome(() => sessionCall(host, call))
   }
 
   /** One create of this agent's own (under the write lock); `remember` joins the commit's transaction. */

@@ -6,6 +6,7 @@ import type { Context } from 'hono'
 import { cidForRaw, cidToString, parseCid } from '../../atproto/cid.ts'
 import type { Env } from '../../env.ts'
 import { boundedBytes, forbidden, invalidRequest, unwrap, XrpcError } from '../../http/xrpc.ts'
+import { callSessions } from '../agent-sessions.ts'
 import { actingAgent, agentStub, resolveRepo } from '../agents.ts'
 
 type C = Context<{ Bindings: Env }>
@@ -22,7 +23,7 @@ export async function uploadBlob(c: C) {
   const { did, auth } = await actingAgent(c, c.req.query('repo'))
   const stub = agentStub(c.env, did)
   // A revoked session, or an account that cannot write, must not leave bytes in R2 either.
-  const account = unwrap(await stub.session(auth))
+  const account = await callSessions(stub, { op: 'get', auth })
   if (!account.active) throw forbidden(`Account is ${account.status ?? 'not active'}`)
   const mimeType = (c.req.header('content-type') ?? 'application/octet-stream').split(';')[0]!.trim()
   const bytes = await boundedBytes(c.req.raw, blobLimit(c.env))

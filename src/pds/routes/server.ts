@@ -12,6 +12,7 @@ import { caller, requireAdmin, requireCaller } from '../../http/auth.ts'
 import { invalidRequest, jsonBody, optStr, str, unwrap, XrpcError } from '../../http/xrpc.ts'
 import { didDocument } from '../../identity/did-document.ts'
 import { createIdentity, rotateSigningKey } from '../../identity/network.ts'
+import { callSessions } from '../agent-sessions.ts'
 import { agentStub, forgetAgent, resolveRepo } from '../agents.ts'
 import { didCursor, limitParam } from './repo.ts'
 
@@ -63,7 +64,7 @@ serverRoutes.post('/xrpc/com.atproto.server.createAccount', async (c) => {
   )
   if (!(await dir.register(did, handle, genesis)))
     throw new XrpcError(400, 'HandleNotAvailable', `Handle already taken: ${handle}`)
-  const tokens = password ? unwrap(await stub.login(password, aud(c))) : null
+  const tokens = password ? await callSessions(stub, { op: 'login', password, aud: aud(c) }) : null
   return c.json(
     await sessionView(c, did, {
       did,
@@ -83,28 +84,36 @@ serverRoutes.post('/xrpc/com.atproto.server.createSession', async (c) => {
   } catch {
     throw new XrpcError(401, 'AuthenticationRequired', 'Invalid identifier or password')
   }
-  const s = unwrap(await agentStub(c.env, did).login(password, aud(c)))
+  const s = await callSessions(agentStub(c.env, did), { op: 'login', password, aud: aud(c) })
   return c.json(await sessionView(c, did, { ...s, active: true }))
 })
 
 serverRoutes.post('/xrpc/com.atproto.server.refreshSession', async (c) => {
   const who = await requireCaller(c, 'com.atproto.refresh')
   if (who.kind !== 'session') throw new XrpcError(400, 'InvalidToken', 'A refresh token is required')
-  const s = unwrap(await agentStub(c.env, who.did).refresh(who.sid, who.claims.jti, aud(c)))
+  const s = await callSessions(agentStub(c.env, who.did), {
+    op: 'refresh',
+    sid: who.sid,
+    jti: who.claims.jti,
+    aud: aud(c),
+  })
   return c.json(await sessionView(c, who.did, { ...s, active: true }))
 })
 
 serverRoutes.get('/xrpc/com.atproto.server.getSession', async (c) => {
   const who = await requireCaller(c)
   if (who.kind !== 'session') throw new XrpcError(400, 'InvalidToken', 'A session token is required')
-  const s = unwrap(await agentStub(c.env, who.did).session({ kind: 'session', sid: who.sid }))
+  const s = await callSessions(agentStub(c.env, who.did), {
+    op: 'get',
+    auth: { kind: 'session', sid: who.sid },
+  })
   return c.json(await sessionView(c, who.did, s))
 })
 
 serverRoutes.post('/xrpc/com.atproto.server.deleteSession', async (c) => {
   const who = await requireCaller(c, 'com.atproto.refresh')
   if (who.kind !== 'session') throw new XrpcError(400, 'InvalidToken', 'A refresh token is required')
-  unwrap(await agentStub(c.env, who.did).logout(who.sid))
+  await callSessions(agentStub(c.env, who.did), { op: 'logout', sid: who.sid })
   return c.body(null, 200)
 })
 
@@ -114,7 +123,10 @@ async function accountTarget(c: C): Promise<string> {
   if (!who) throw new XrpcError(401, 'AuthRequired', 'Authentication required')
   const body = c.req.header('content-type')?.startsWith('application/json') ? await jsonBody(c) : {}
   if (who.kind === 'admin') return resolveRepo(c.env, optStr(body, 'did'))
-  const live = unwrap(await agentStub(c.env, who.did).session({ kind: 'session', sid: who.sid }))
+  const live = await callSessions(agentStub(c.env, who.did), {
+    op: 'get',
+    auth: { kind: 'session', sid: who.sid },
+  })
   return live.did
 }
 
