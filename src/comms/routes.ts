@@ -38,7 +38,7 @@ commsRoutes.get('/xrpc/agent.comms.listInbox', async (c) => {
     collection,
     unreadOnly: unread === 'true',
   }
-  return c.json(unwrap(await agentStub(c.env, did).listInbox(auth, q)))
+  return c.json(unwrap(await agentStub(c.env, did).inbox(auth, { op: 'list', query: q })))
 })
 
 commsRoutes.post('/xrpc/agent.comms.ackInbox', async (c) => {
@@ -52,7 +52,7 @@ commsRoutes.post('/xrpc/agent.comms.ackInbox', async (c) => {
     !uris.every((u) => typeof u === 'string' && u.startsWith('at://'))
   )
     throw invalidRequest('uris must be 1 to 100 at-uris')
-  return c.json(unwrap(await agentStub(c.env, did).ackInbox(auth, uris as string[])))
+  return c.json(unwrap(await agentStub(c.env, did).inbox(auth, { op: 'ack', uris: uris as string[] })))
 })
 
 commsRoutes.get('/xrpc/agent.admin.listDeadLetters', async (c) => {
@@ -106,7 +106,7 @@ commsRoutes.get('/xrpc/agent.comms.subscribeInbox', async (c) => {
   if (c.req.header('upgrade')?.toLowerCase() !== 'websocket')
     throw new XrpcError(426, 'InvalidRequest', 'subscribeInbox is a WebSocket subscription')
   const stub = agentStub(c.env, did)
-  unwrap(await stub.inboxAccess(auth))
+  unwrap(await stub.inbox(auth, { op: 'access' }))
   return stub.fetch('https://agent.internal/inbox', { headers: c.req.raw.headers })
 })
 
@@ -116,12 +116,12 @@ commsRoutes.post('/xrpc/agent.comms.setTopics', async (c) => {
   const { did, auth } = await actingAgent(c, typeof body.repo === 'string' ? body.repo : undefined)
   const problem = topicsProblem(body.topics)
   if (problem) throw invalidRequest(problem)
-  unwrap(await agentStub(c.env, did).inboxAccess(auth))
+  unwrap(await agentStub(c.env, did).inbox(auth, { op: 'access' }))
   return c.json({ topics: await routerStub(c.env).setTopics(did, body.topics as string[]) })
 })
 
 commsRoutes.get('/xrpc/agent.comms.getTopics', async (c) => {
   const { did, auth } = await actingAgent(c, c.req.query('repo'))
-  unwrap(await agentStub(c.env, did).inboxAccess(auth))
+  unwrap(await agentStub(c.env, did).inbox(auth, { op: 'access' }))
   return c.json({ topics: await routerStub(c.env).topicsOf(did) })
 })

@@ -14,7 +14,7 @@ import { Repo, verifyRepoCar } from '../atproto/repo/index.ts'
 import { TidClock } from '../atproto/syntax/index.ts'
 import { AgentInbox, type DeliveryResult } from '../comms/agent-inbox.ts'
 import type { Delivery } from '../comms/deliveries.ts'
-import type { InboxQuery } from '../comms/inbox.ts'
+import { type InboxCall, type InboxReply, inboxCall } from '../comms/inbox-calls.ts'
 import { acceptInboxSocket, closeInboxSocket } from '../comms/inbox-push.ts'
 import type { Env } from '../env.ts'
 import { authRequired, forbidden, type Outcome, outcome, XrpcError } from '../http/xrpc.ts'
@@ -429,11 +429,11 @@ export class AgentDO extends DurableObject<Env> {
     })
   }
 
-  /** May this caller open the inbox push? (The Worker asks before forwarding the upgrade.) */
-  inboxAccess(auth: AgentAuth): Promise<Outcome<{ ok: true }>> {
+  /** The agent's own inbox calls (src/comms/inbox-calls.ts): may it subscribe, list, ack. */
+  inbox(auth: AgentAuth, call: InboxCall): Promise<Outcome<InboxReply>> {
     return outcome(async () => {
       await this.authorize(auth)
-      return { ok: true as const }
+      return inboxCall(this.comms.items, call)
     })
   }
 
@@ -444,20 +444,6 @@ export class AgentDO extends DurableObject<Env> {
 
   override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
     closeInboxSocket(ws, code)
-  }
-
-  listInbox(auth: AgentAuth, q: InboxQuery) {
-    return outcome(async () => {
-      await this.authorize(auth)
-      return this.comms.items.list(q)
-    })
-  }
-
-  ackInbox(auth: AgentAuth, uris: string[]) {
-    return outcome(async () => {
-      await this.authorize(auth)
-      return { acked: this.comms.items.ack(uris) }
-    })
   }
 
   // ── blobs (bytes live in R2; the Worker moves them) ──────────────────────
