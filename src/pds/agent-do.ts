@@ -21,10 +21,11 @@ import { authRequired, forbidden, type Outcome, outcome, XrpcError } from '../ht
 import { AgentMemory, isMemoryWrite, type MemoryCall } from '../memory/agent-memory.ts'
 import { PROFILE } from '../memory/memory-text.ts'
 import { migrateSql } from '../storage/migrations.ts'
-import { AgentBlobs, type BlobMeta } from './agent-blobs.ts'
+import { AgentBlobs } from './agent-blobs.ts'
 import { openSigningKey, sealSigningKey } from './agent-keys.ts'
 import { AgentReads } from './agent-reads.ts'
 import { type SessionCall, type SessionHost, type SessionReply, sessionCall } from './agent-sessions.ts'
+import { type BlobCall, type BlobReply, blobCall } from './blob-calls.ts'
 import { accountEvent, identityEvent, nextEventRev, queueEvent } from './events.ts'
 import { writeGenesis } from './genesis.ts'
 import { importOps } from './import-ops.ts'
@@ -75,7 +76,7 @@ export class AgentDO extends DurableObject<Env> {
   readonly outbox: Outbox
   readonly comms: AgentInbox
   readonly memories: AgentMemory
-  private readonly blobs: AgentBlobs
+  private readonly blobTable: AgentBlobs
   private readonly turns: AgentTurns
   private readonly schedules = new ScheduleAlarm(this.ctx.storage, this.env)
 
@@ -85,7 +86,7 @@ export class AgentDO extends DurableObject<Env> {
     this.store = new SqlBlockStore(this.sql)
     this.reads = new AgentReads(this.sql, this.store)
     this.outbox = new Outbox(ctx, env)
-    this.blobs = new AgentBlobs(this.sql)
+    this.blobTable = new AgentBlobs(this.sql)
     this.turns = new AgentTurns(this.sql)
     this.comms = new AgentInbox({
       ctx,
@@ -446,29 +447,14 @@ export class AgentDO extends DurableObject<Env> {
     closeInboxSocket(ws, code)
   }
 
-  // ── blobs (bytes live in R2; the Worker moves them) ──────────────────────
+  // ── blobs (src/pds/blob-calls.ts) ────────────────────────────────────────
 
-  registerBlob(
-    auth: AgentAuth,
-    cid: string,
-    mimeType: string,
-    size: number,
-  ): Promise<Outcome<{ cid: string }>> {
+  /** Blob metadata: register an upload (an active agent's), read one, list them. */
+  blobs(call: BlobCall): Promise<Outcome<BlobReply>> {
     return outcome(async () => {
-      await this.writable(auth)
-      this.blobs.register(cid, mimeType, size)
-      return { cid }
-    })
-  }
-
-  blob(cid: string): Promise<Outcome<BlobMeta | null>> {
-    return outcome(() => this.blobs.get(cid))
-  }
-
-  listBlobs(limit: number, cursor?: string): Promise<Outcome<{ cids: string[]; cursor?: string }>> {
-    return outcome(async () => {
-      await this.agent()
-      return this.blobs.list(limit, cursor)
+      if (call.op === 'register') await this.writable(call.auth)
+      else if (call.op === 'list') await this.agent()
+      return blobCall(this.blobTable, call)
     })
   }
 }

@@ -5,9 +5,10 @@
 import type { Context } from 'hono'
 import { cidForRaw, cidToString, parseCid } from '../../atproto/cid.ts'
 import type { Env } from '../../env.ts'
-import { boundedBytes, forbidden, invalidRequest, unwrap, XrpcError } from '../../http/xrpc.ts'
+import { boundedBytes, forbidden, invalidRequest, XrpcError } from '../../http/xrpc.ts'
 import { callSessions } from '../agent-sessions.ts'
 import { actingAgent, agentStub, resolveRepo } from '../agents.ts'
+import { callBlobs } from '../blob-calls.ts'
 
 type C = Context<{ Bindings: Env }>
 
@@ -30,7 +31,7 @@ export async function uploadBlob(c: C) {
   if (bytes.length === 0) throw invalidRequest('Blob is empty')
   const cid = cidToString(cidForRaw(bytes))
   await c.env.BLOBS.put(blobKey(did, cid), bytes, { httpMetadata: { contentType: mimeType } })
-  unwrap(await stub.registerBlob(auth, cid, mimeType, bytes.length))
+  await callBlobs(stub, { op: 'register', auth, cid, mimeType, size: bytes.length })
   return c.json({ blob: { $type: 'blob', ref: { $link: cid }, mimeType, size: bytes.length } })
 }
 
@@ -43,7 +44,7 @@ export async function getBlob(c: C) {
   } catch {
     throw invalidRequest(`Invalid cid: ${raw}`)
   }
-  const meta = unwrap(await agentStub(c.env, did).blob(cid))
+  const meta = await callBlobs(agentStub(c.env, did), { op: 'get', cid })
   const obj = meta ? await c.env.BLOBS.get(blobKey(did, cid)) : null
   if (!meta || !obj) throw new XrpcError(400, 'BlobNotFound', `Blob not found: ${cid}`)
   return new Response(obj.body, {

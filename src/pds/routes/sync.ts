@@ -48,7 +48,9 @@ syncRoutes.get('/xrpc/com.atproto.sync.listBlobs', async (c) => {
   const did = await didParam(c)
   const cursor = c.req.query('cursor') || undefined
   if (cursor !== undefined && !isCidString(cursor)) throw invalidRequest('Invalid cursor')
-  const out = unwrap(await agentStub(c.env, did).listBlobs(limitParam(c, 1000, 500), cursor))
+  const out = unwrap(
+    await agentStub(c.env, did).blobs({ op: 'list', limit: limitParam(c, 1000, 500), cursor }),
+  )
   return c.json(out)
 })
 
