@@ -25,6 +25,7 @@ import { AgentBlobs } from './agent-blobs.ts'
 import { openSigningKey, sealSigningKey } from './agent-keys.ts'
 import { AgentReads } from './agent-reads.ts'
 import { type SessionCall, type SessionHost, type SessionReply, sessionCall } from './agent-sessions.ts'
+import type { AgentAuth, AgentRow, AgentStatus, CreateAgentInput, Loaded } from './agent-state.ts'
 import { type BlobCall, type BlobReply, blobCall } from './blob-calls.ts'
 import { accountEvent, identityEvent, nextEventRev, queueEvent } from './events.ts'
 import { writeGenesis } from './genesis.ts'
@@ -35,36 +36,7 @@ import { Sessions } from './sessions.ts'
 import { SqlBlockStore } from './sql-block-store.ts'
 import { type CommitSummary, commitWrites, type WriteOp, type WriteOptions } from './write-path.ts'
 
-export type AgentStatus = 'active' | 'deactivated' | 'deleted'
-
-/** Who the Worker says is calling (it has verified the token's signature). */
-export type AgentAuth = { kind: 'admin' } | { kind: 'session'; sid: string }
-
-export interface CreateAgentInput {
-  did: string
-  handle: string
-  keyType: KeyType
-  privateKey: Uint8Array
-  password?: string
-}
-
-interface AgentRow {
-  did: string
-  handle: string
-  key_type: KeyType
-  signing_key: ArrayBuffer
-  password_hash: string | null
-  status: AgentStatus
-  root_cid: string | null
-}
-
-interface Loaded {
-  did: string
-  handle: string
-  status: AgentStatus
-  repo: Repo
-  sessions: Sessions
-}
+export type { AgentAuth, AgentStatus, CreateAgentInput } from './agent-state.ts'
 
 export class AgentDO extends DurableObject<Env> {
   private readonly sql: SqlStorage

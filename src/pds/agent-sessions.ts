@@ -6,7 +6,7 @@
 import { verifyPassword } from '../auth/password.ts'
 import { tokenKey } from '../auth/secret.ts'
 import { type Outcome, unwrap, XrpcError } from '../http/xrpc.ts'
-import type { AgentAuth } from './agent-do.ts'
+import type { AgentAuth } from './agent-state.ts'
 import type { Sessions, SessionTokens } from './sessions.ts'
 
 export type SessionCall =

@@ -6,7 +6,7 @@
  */
 import { type Outcome, unwrap } from '../http/xrpc.ts'
 import type { AgentBlobs, BlobMeta } from './agent-blobs.ts'
-import type { AgentAuth } from './agent-do.ts'
+import type { AgentAuth } from './agent-state.ts'
 
 export type BlobCall =
   | { op: 'register'; auth: AgentAuth; cid: string; mimeType: string; size: number }
