@@ -78,8 +78,11 @@ export function boundMessages(messages: AgentMessage[], budget = TURN_BUDGET): A
   const out = [...msgs]
   for (let i = 1; i < out.length - KEEP_LATEST && total > budget; i++) {
     const before = size(out[i]!)
-    out[i] = compact(out[i]!)
-    total -= before - size(out[i]!)
+    const stub = compact(out[i]!)
+    // A stub longer than what it stands for (a tiny tool result) would only grow the turn.
+    if (size(stub) >= before) continue
+    out[i] = stub
+    total -= before - size(stub)
   }
   return out
 }
