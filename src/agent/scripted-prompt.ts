@@ -14,7 +14,9 @@ export function scriptedCall(prompt: string): { name: string; args: Record<strin
   const p = prompt.trim()
   const remember = /^remember\s+(?:that\s+)?(.+)$/is.exec(p)
   if (remember) return { name: 'remember', args: { text: remember[1]!.trim() } }
-  const tell = /^(?:tell|message|send)\s+(\S+)\s*(?:that\s+|:\s*)?(.*)$/is.exec(p)
+  // The name is a DID (colons inside) or a handle; a colon after it starts the message.
+  const tell =
+    /^(?:tell|message|send)\s+(did:[a-z0-9]+(?::[^\s:]+)+|[^\s:]+)\s*(?:that\s+|:\s*)?(.*)$/is.exec(p)
   if (tell) return { name: 'send_message', args: { to: tell[1]!, text: tell[2]!.trim() || 'hello' } }
   if (p.endsWith('?') || QUESTION.test(p)) return { name: 'recall', args: { query: p } }
   return null

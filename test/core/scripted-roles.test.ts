@@ -316,6 +316,14 @@ describe('anyone', () => {
       call: 'send_message',
       args: { to: '@bob.test', text: 'lunch at noon' },
     })
+    expect(nextStep(plain('Tell @bob: lunch at noon'), [])).toEqual({
+      call: 'send_message',
+      args: { to: '@bob', text: 'lunch at noon' },
+    })
+    expect(nextStep(plain('send did:cf:abc: on my way'), [])).toEqual({
+      call: 'send_message',
+      args: { to: 'did:cf:abc', text: 'on my way' },
+    })
     expect(nextStep(plain('message did:cf:x'), [])).toEqual({
       call: 'send_message',
       args: { to: 'did:cf:x', text: 'hello' },
