@@ -9,6 +9,10 @@
  * left by a crash are pushed again; the relay de-duplicates re-sends by
  * (did, kind, rev), so a row acknowledged but not yet deleted is never
  * emitted twice.
+ *
+ * The object has one alarm, shared (the agent's schedules and memory upkeep,
+ * the crawler's watchdog): the outbox only ever moves it earlier, and its
+ * owner runs the outbox's share on every alarm, whoever set it.
  */
 import type { Env } from '../env.ts'
 import { relayStub } from '../relay/relay-do.ts'
@@ -74,12 +78,7 @@ export class Outbox {
       return
     }
     if (this.failures > 0) return
-    if (!this.alarmSet) {
-      // The safety net goes in with the commit's own write batch.
-      this.alarmSet = true
-      void this.ctx.storage.setAlarm(Date.now() + RETRY_MS)
-    }
-    void this.run()
+    void this.run(!this.alarmSet)
   }
 
   /** The alarm: drain, or schedule the next try with backoff. */
@@ -92,9 +91,11 @@ export class Outbox {
     await this.run()
   }
 
-  private async run(): Promise<void> {
+  /** Drain until empty; `safetyNet` first sets the alarm that retries if this object dies mid-push. */
+  private async run(safetyNet = false): Promise<void> {
     this.running = true
     try {
+      if (safetyNet) await this.retryLater(RETRY_MS)
       do {
         this.again = false
         await this.drain()
@@ -103,15 +104,18 @@ export class Outbox {
     } catch (err) {
       this.failures++
       console.error('outbox push failed', err instanceof Error ? err.message : String(err))
-      this.retryLater(Math.min(MAX_RETRY_MS, RETRY_MS * 2 ** (this.failures - 1)))
+      await this.retryLater(Math.min(MAX_RETRY_MS, RETRY_MS * 2 ** (this.failures - 1)))
     } finally {
       this.running = false
     }
   }
 
-  private retryLater(ms: number): void {
+  /** Have the alarm run within `ms`: set it, unless it is already due sooner. */
+  private async retryLater(ms: number): Promise<void> {
     this.alarmSet = true
-    void this.ctx.storage.setAlarm(Date.now() + ms)
+    const at = Date.now() + ms
+    const current = await this.ctx.storage.getAlarm()
+    if (current === null || current > at) await this.ctx.storage.setAlarm(at)
   }
 
   /** How many events wait for the relay. */
