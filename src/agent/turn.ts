@@ -68,7 +68,12 @@ export async function runTurn(env: Env, m: TurnMessage): Promise<TurnOutcome> {
         thinkingLevel: 'off',
       },
       transformContext: turnContext(),
-      streamFn: withTimeout(streamSimple, ms(env.MURMUR_MODEL_TIMEOUT_MS, DEFAULT_CALL_MS)),
+      // The Queue retries a failed turn with backoff; an SDK retrying inside the call's timer as well
+      // would triple a failing provider's calls (and bills), so it does not.
+      streamFn: withTimeout(
+        (model, context, options) => streamSimple(model, context, { ...options, maxRetries: 0 }),
+        ms(env.MURMUR_MODEL_TIMEOUT_MS, DEFAULT_CALL_MS),
+      ),
       // One tool at a time: tool writes take their record keys in call order.
       toolExecution: 'sequential',
       ...(chosen.apiKey ? { getApiKey: () => chosen.apiKey } : {}),
