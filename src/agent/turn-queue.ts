@@ -77,9 +77,12 @@ async function writeNote(env: Env, m: TurnMessage, out: TurnOutcome): Promise<st
 
 async function runOne(env: Env, msg: Message<TurnMessage>): Promise<void> {
   const m = msg.body
+  // The row counts attempts across Queue messages (the sweep may send a turn again, turn-sweep.ts).
+  let attempt = msg.attempts
   try {
     const row = await turnCall(env, m.did, { op: 'start', id: m.turn, attempts: msg.attempts })
     if (row.state === 'done' || row.state === 'failed') return msg.ack()
+    attempt = row.attempts
     // A previous attempt wrote the note but died before marking the turn done.
     if ((await agentStub(env, m.did).getRecord(NOTE, m.turn)).ok) {
       await turnCall(env, m.did, {
@@ -97,17 +100,17 @@ async function runOne(env: Env, msg: Message<TurnMessage>): Promise<void> {
     msg.ack()
   } catch (err) {
     const error = err instanceof Error ? err.message : String(err)
-    const last = msg.attempts >= MAX_TURN_ATTEMPTS
-    console.error('turn failed', m.turn, `attempt ${msg.attempts}`, error)
+    const last = attempt >= MAX_TURN_ATTEMPTS
+    console.error('turn failed', m.turn, `attempt ${attempt}`, error)
     try {
       await turnCall(env, m.did, { op: 'finish', id: m.turn, state: last ? 'failed' : 'queued', error })
     } catch (e) {
       // The agent's object is unreachable: leave the turn to the queue's own retries.
       console.error('turn: could not record failure', m.turn, e instanceof Error ? e.message : String(e))
-      return msg.retry({ delaySeconds: backoff(msg.attempts) })
+      return msg.retry({ delaySeconds: backoff(attempt) })
     }
     if (last) msg.ack()
-    else msg.retry({ delaySeconds: backoff(msg.attempts) })
+    else msg.retry({ delaySeconds: backoff(attempt) })
   }
 }
 

@@ -77,9 +77,10 @@ export class AgentTurns {
       case 'get':
         break
       case 'start':
-        // A finished turn stays finished: a redelivered message must not reopen it.
+        // A finished turn stays finished: a redelivered message must not reopen it. Every start
+        // counts, so a turn re-sent by the sweep (its message attempts restart at 1) still ends.
         this.sql.exec(
-          `UPDATE turns SET state = 'running', attempts = max(attempts, ?), updated = ?
+          `UPDATE turns SET state = 'running', attempts = max(attempts + 1, ?), updated = ?
            WHERE id = ? AND state IN ('queued', 'running')`,
           call.attempts,
           now,
@@ -99,6 +100,37 @@ export class AgentTurns {
         break
     }
     return this.row(call.id)
+  }
+
+  /** Turns neither done nor failed whose row has not moved since `before` (ms), oldest first. */
+  stale(before: number, limit: number): TurnRow[] {
+    const ids = this.sql
+      .exec<{ id: string }>(
+        `SELECT id FROM turns WHERE state IN ('queued', 'running') AND updated < ? ORDER BY updated LIMIT ?`,
+        new Date(before).toISOString(),
+        limit,
+      )
+      .toArray()
+    return ids.map((r) => this.row(r.id))
+  }
+
+  /** When the oldest unfinished turn last moved (ms), or null when every turn is finished. */
+  oldestUnfinished(): number | null {
+    const r = this.sql
+      .exec<{ updated: string | null }>(
+        `SELECT min(updated) AS updated FROM turns WHERE state IN ('queued', 'running')`,
+      )
+      .one()
+    return r.updated ? Date.parse(r.updated) : null
+  }
+
+  /** Mark a turn sent again: queued, its clock restarted (its attempts stay counted). */
+  requeued(id: string): void {
+    this.sql.exec(
+      `UPDATE turns SET state = 'queued', updated = ? WHERE id = ? AND state IN ('queued', 'running')`,
+      new Date().toISOString(),
+      id,
+    )
   }
 
   /** The turn a trigger started, if any. */

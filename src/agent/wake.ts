@@ -94,6 +94,8 @@ export interface WakeHost {
   did: string
   /** Does the agent have a profile (and so a runtime)? */
   hasProfile(): boolean
+  /** Arm the sweep that sends the turn again if its message is lost (turn-sweep.ts). */
+  arm(): Promise<void>
 }
 
 /**
@@ -117,5 +119,6 @@ export function wakeFor(host: WakeHost, item: InboxItem): (() => Promise<void>) 
   message.item = { uri, cid, collection, sender }
   return async () => {
     await host.env.TURNS.send(message)
+    await host.arm()
   }
 }

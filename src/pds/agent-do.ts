@@ -6,6 +6,7 @@
 import { DurableObject } from 'cloudflare:workers'
 import { ScheduleAlarm } from '../agent/schedule-alarm.ts'
 import type { ScheduleCall, ScheduleReply } from '../agent/schedules.ts'
+import { TurnSweep } from '../agent/turn-sweep.ts'
 import { AgentTurns, type TurnCall, type TurnRow } from '../agent/turns.ts'
 import { wakeFor } from '../agent/wake.ts'
 import { cidToString, parseCid } from '../atproto/cid.ts'
@@ -50,6 +51,7 @@ export class AgentDO extends DurableObject<Env> {
   readonly memories: AgentMemory
   private readonly blobTable: AgentBlobs
   private readonly turns: AgentTurns
+  private readonly sweep: TurnSweep
   private readonly schedules = new ScheduleAlarm(this.ctx.storage, this.env)
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -60,6 +62,7 @@ export class AgentDO extends DurableObject<Env> {
     this.outbox = new Outbox(ctx, env)
     this.blobTable = new AgentBlobs(this.sql)
     this.turns = new AgentTurns(this.sql)
+    this.sweep = new TurnSweep(ctx.storage, env, this.turns)
     this.comms = new AgentInbox({
       ctx,
       env,
@@ -70,7 +73,7 @@ export class AgentDO extends DurableObject<Env> {
       wake: (item) => {
         const did = this.row()?.did ?? ''
         const hasProfile = () => this.reads.findRecord(did, PROFILE, 'self') !== null
-        return wakeFor({ env, turns: this.turns, did, hasProfile }, item)
+        return wakeFor({ env, turns: this.turns, did, hasProfile, arm: () => this.sweep.arm() }, item)
       },
     })
     this.memories = new AgentMemory({
@@ -89,10 +92,14 @@ export class AgentDO extends DurableObject<Env> {
     migrateSql(this.sql, AGENT_MIGRATIONS)
   }
 
-  /** Alarms only schedule or retry short work: the outbox push, due schedules' turns (queued), memory upkeep. */
+  /**
+   * Alarms only schedule or retry short work: the outbox push, due schedules' turns (queued), turns
+   * whose Queue message was lost (queued again), memory upkeep.
+   */
   override async alarm(): Promise<void> {
     await this.outbox.alarm()
     await this.schedules.alarm(this.row())
+    await this.sweep.alarm(this.row())
     if (this.row()?.status === 'active') await this.memories.alarm()
   }
 
@@ -377,9 +384,11 @@ export class AgentDO extends DurableObject<Env> {
   /** The agent's turn rows (src/agent/turns.ts); a new turn needs an active agent. */
   turn(auth: AgentAuth, call: TurnCall): Promise<Outcome<TurnRow>> {
     return outcome(async () => {
-      if (call.op === 'create') await this.writable(auth)
-      else await this.authorize(auth)
-      return this.turns.call(call)
+      if (call.op !== 'create') await this.authorize(auth)
+      else await this.writable(auth)
+      const row = this.turns.call(call)
+      if (call.op === 'create') await this.sweep.arm()
+      return row
     })
   }
 

@@ -136,6 +136,8 @@ export const AGENT_MIGRATIONS: readonly Migration[] = [
     'ALTER TABLE turns ADD COLUMN trigger TEXT',
     'CREATE UNIQUE INDEX turns_trigger ON turns (trigger) WHERE trigger IS NOT NULL',
     'CREATE INDEX turns_source_created ON turns (source, created)',
+    // Unfinished turns, for the sweep that re-queues a turn whose Queue message was lost (turn-sweep.ts).
+    `CREATE INDEX turns_unfinished ON turns (updated) WHERE state IN ('queued', 'running')`,
     `CREATE TABLE schedules (
       id TEXT PRIMARY KEY,
       text TEXT NOT NULL,
