@@ -13,6 +13,7 @@ import http from './suites/http.ts'
 import memory from './suites/memory.ts'
 import relay from './suites/relay.ts'
 import relayCrawl from './suites/relay-crawl.ts'
+import runtime from './suites/runtime.ts'
 
 const suites: Array<[string, () => Promise<BenchEntry[]>]> = [
   ['core', core],
@@ -21,6 +22,7 @@ const suites: Array<[string, () => Promise<BenchEntry[]>]> = [
   ['relay-crawl', relayCrawl],
   ['comms', comms],
   ['memory', memory],
+  ['runtime', runtime],
 ]
 const only = process.argv.slice(2)
 const unknown = only.filter((name) => !suites.some(([s]) => s === name))
