@@ -192,6 +192,16 @@ describe('task tools', () => {
 })
 
 describe('memory tools', () => {
+  it('recall hands back at most three texts, each cut to 500 characters', async () => {
+    const long = `The lighthouse keeper's log: ${'the lamp was trimmed and the glass cleaned. '.repeat(40)}`
+    await note(c, long)
+    const out = await toolsOf(c).run('recall', { query: "the lighthouse keeper's log" })
+    const texts = out.text.split('\n')
+    expect(texts.length).toBeLessThanOrEqual(3)
+    expect(texts[0]).toBe(`${long.slice(0, 500)}…`)
+    for (const t of texts) expect(t.length).toBeLessThanOrEqual(501)
+  })
+
   it('forget deletes one of the agent’s own memories, and only those', async () => {
     const t = toolsOf(a)
     const kept = await t.run('remember', { text: 'the boat is blue' })

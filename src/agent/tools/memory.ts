@@ -7,8 +7,11 @@ import { INDEXED, NOTE } from '../../memory/memory-text.ts'
 import { agentStub } from '../../pds/agents.ts'
 import { ADMIN, createOnce, defineTool, now, ownRecord, type ToolContext, text } from './shared.ts'
 
-/** How many texts `recall` hands the model. */
+/** How many texts `recall` hands the model, and the longest each may be. */
 const RECALL_TOP = 3
+const RECALL_CHARS = 500
+
+const clip = (t: string) => (t.length > RECALL_CHARS ? `${t.slice(0, RECALL_CHARS)}…` : t)
 
 const RememberParams = Type.Object({ text: Type.String({ description: 'What to remember, as a sentence' }) })
 const RecallParams = Type.Object({ query: Type.String({ description: 'What to look for in memory' }) })
@@ -56,8 +59,10 @@ export function memoryTools(ctx: ToolContext): AgentTool[] {
           query: { q: text(p.query, 'query'), limit: RECALL_TOP },
         }),
       ) as { results: { uri: string; value: { text?: unknown } }[] }
+      // Each text is cut: a turn's note quotes what recall gave it, and uncut, an agent answering from
+      // its notes would quote ever longer notes.
       const texts = found.results
-        .map((r) => (typeof r.value?.text === 'string' ? r.value.text : ''))
+        .map((r) => (typeof r.value?.text === 'string' ? clip(r.value.text) : ''))
         .filter(Boolean)
       return {
         text: texts.length ? texts.join('\n') : 'nothing found',
