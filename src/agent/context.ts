@@ -87,18 +87,17 @@ export function boundMessages(messages: AgentMessage[], budget = TURN_BUDGET): A
   return out
 }
 
-/** The pinned block, built once per turn. */
-export async function pinnedContext(env: Env, did: string, profile: Profile, prompt: string, turn: string) {
+type Notes = Outcome<{ records: { uri: string; value: { text?: unknown; tags?: unknown } }[] }>
+type Found = Outcome<{ results: { uri: string; value: { text?: unknown } }[] }>
+
+/** What the agent did lately and what its memory holds on the prompt: the pinned block's reads, at once. */
+export async function recentContext(env: Env, did: string, prompt: string, turn: string): Promise<string[]> {
   const stub = agentStub(env, did)
-  const who = [
-    `You are ${profile.displayName ?? 'an agent'} (${did}) on the Murmur network.`,
-    profile.description ? `Your role: ${profile.description}` : '',
-    profile.skills?.length ? `Your skills: ${profile.skills.join(', ')}` : '',
-  ].filter(Boolean)
-  const parts = [who.join('\n')]
-  const notes = (await stub.listRecords(NOTE, { limit: RECENT_NOTES + 1, reverse: true })) as Outcome<{
-    records: { uri: string; value: { text?: unknown; tags?: unknown } }[]
-  }>
+  const [notes, found] = (await Promise.all([
+    stub.listRecords(NOTE, { limit: RECENT_NOTES + 1, reverse: true }),
+    stub.memory(ADMIN, { op: 'search', query: { q: clip(prompt, 500), limit: MEMORIES } }),
+  ])) as [Notes, Found]
+  const parts: string[] = []
   if (notes.ok) {
     const thread = notes.value.records
       .filter(
@@ -110,19 +109,23 @@ export async function pinnedContext(env: Env, did: string, profile: Profile, pro
     if (thread.length)
       parts.push(clip(`Your latest turns, oldest first:\n${thread.join('\n---\n')}`, PINNED_PART))
   }
-  const found = (await stub.memory(ADMIN, {
-    op: 'search',
-    query: { q: clip(prompt, 500), limit: MEMORIES },
-  })) as Outcome<{
-    results: { uri: string; value: { text?: unknown } }[]
-  }>
   if (found.ok) {
     const memories = found.value.results
       .filter((r) => typeof r.value?.text === 'string' && !r.uri.endsWith(`/${turn}`))
       .map((r) => `- ${clip(r.value.text as string, 500)} (${r.uri})`)
     if (memories.length) parts.push(clip(`From your memory:\n${memories.join('\n')}`, PINNED_PART))
   }
-  return parts.join('\n\n')
+  return parts
+}
+
+/** The pinned block: who the agent is, then the recent context. */
+export function pinnedContext(did: string, profile: Profile, recent: string[]): string {
+  const who = [
+    `You are ${profile.displayName ?? 'an agent'} (${did}) on the Murmur network.`,
+    profile.description ? `Your role: ${profile.description}` : '',
+    profile.skills?.length ? `Your skills: ${profile.skills.join(', ')}` : '',
+  ].filter(Boolean)
+  return [who.join('\n'), ...recent].join('\n\n')
 }
 
 /** The `transformContext` of a turn. */

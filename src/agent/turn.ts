@@ -10,7 +10,7 @@ import { Agent } from '@mariozechner/pi-agent-core'
 import { type AssistantMessage, streamSimple } from '@mariozechner/pi-ai'
 import { provenAt } from '../comms/delivery.ts'
 import type { Env } from '../env.ts'
-import { pinnedContext, turnContext } from './context.ts'
+import { pinnedContext, recentContext, turnContext } from './context.ts'
 import { turnModel } from './models.ts'
 import { loadProfile } from './profile.ts'
 import { roleOf, type ScriptInput } from './scripted-roles.ts'
@@ -50,9 +50,13 @@ async function wakingItem(env: Env, m: TurnMessage): Promise<ScriptInput['item']
 export async function runTurn(env: Env, m: TurnMessage): Promise<TurnOutcome> {
   const t0 = Date.now()
   const { did, turn, text } = m
-  const prof = await loadProfile(env, did)
-  const item = await wakingItem(env, m)
-  const pinned = await pinnedContext(env, did, prof, text, turn)
+  // Independent reads, at once: they are most of a scripted turn's time.
+  const [prof, item, recent] = await Promise.all([
+    loadProfile(env, did),
+    wakingItem(env, m),
+    recentContext(env, did, text, turn),
+  ])
+  const pinned = pinnedContext(did, prof, recent)
   const chosen = turnModel(env, prof.model, {
     role: roleOf(prof.skills),
     prompt: text,

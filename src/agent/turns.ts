@@ -77,13 +77,16 @@ export class AgentTurns {
       case 'get':
         break
       case 'start':
-        // A finished turn stays finished: a redelivered message must not reopen it. Every start
-        // counts, so a turn re-sent by the sweep (its message attempts restart at 1) still ends.
+        // A finished turn stays finished: a redelivered message must not reopen it. A start from
+        // `queued` counts, so a turn re-sent by the sweep (its message attempts restart at 1) still
+        // ends; a duplicate message starting it while it runs does not.
         this.sql.exec(
-          `UPDATE turns SET state = 'running', attempts = max(attempts + 1, ?), updated = ?
+          `UPDATE turns SET state = 'running', updated = ?,
+             attempts = CASE WHEN state = 'running' THEN max(attempts, ?) ELSE max(attempts + 1, ?) END
            WHERE id = ? AND state IN ('queued', 'running')`,
-          call.attempts,
           now,
+          call.attempts,
+          call.attempts,
           call.id,
         )
         break

@@ -62,16 +62,15 @@ export async function createOnce(
   record: Record<string, unknown>,
 ): Promise<StrongRef> {
   const rkey = stepRkey(ctx.turn, ctx.calls.length + 1)
-  const existing = await ownRecord(ctx, collection, rkey)
-  if (existing) return { uri: existing.uri, cid: existing.cid }
-  // swapRecord null: "must not exist", so two racing attempts cannot both write.
+  // swapRecord null: "must not exist", so an earlier or racing attempt's record is never replaced.
+  // Writing first spares the first attempt (nearly every one) a read.
   const out = await agentStub(ctx.env, ctx.did).write(ADMIN, [
     { action: 'create', collection, rkey, record, swapRecord: null },
   ])
   if (!out.ok) {
-    // The other attempt won the race: its record is this call's record.
-    const raced = await ownRecord(ctx, collection, rkey)
-    if (raced) return { uri: raced.uri, cid: raced.cid }
+    // An earlier attempt of the turn wrote here: its record is this call's record.
+    const earlier = await ownRecord(ctx, collection, rkey)
+    if (earlier) return { uri: earlier.uri, cid: earlier.cid }
   }
   const written = unwrap(out).results[0]!
   return { uri: written.uri, cid: written.cid! }
