@@ -47,6 +47,11 @@ export async function opsPerSecond(
   return n / ((performance.now() - start) / 1000)
 }
 
+/** Wall-clock milliseconds with sub-millisecond resolution (for comparing with timestamps a Worker wrote). */
+export const wall = () => performance.timeOrigin + performance.now()
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
 /** Time one async call in milliseconds. */
 export async function timeMs(fn: () => Promise<unknown> | unknown): Promise<number> {
   const start = performance.now()

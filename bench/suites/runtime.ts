@@ -27,30 +27,29 @@
  * Messages are spread over 10 receivers because an agent starts at most 30
  * inbox turns a minute (WAKE_LIMIT_PER_MINUTE); each receiver, and each
  * pair's, gets 21. Every answering agent holds three seeded notes, which
- * recall finds; each turn's note is deleted once written (see forgetTurn),
+ * recall finds; each turn's note is deleted once written (forgetTurn),
  * so every turn runs on the same memory.
  *
  * The peer baseline, in the same run: pi-agent-core's `Agent` in this Node
- * process on pi-ai's faux provider, with the same script (recall →
- * send_message → answer; recall → answer for the prompt) and tools that only
- * return text: the floor of the same agent loop with no network, no queue,
- * no memory search and no signed commits. Cloudflare's Agents SDK would be
- * the closer peer (a Durable Object per agent) but is not installed.
+ * process on the same script (see ../runtime-baseline.ts).
  */
-import { Agent, type AgentTool } from '@mariozechner/pi-agent-core'
+import type WebSocket from 'ws'
+import { type Network, startNetwork, xrpcPost } from '../../test/e2e/network.ts'
+import { type BenchEntry, percentile, sleep, wall } from '../lib.ts'
+import { baseline } from '../runtime-baseline.ts'
 import {
-  type AssistantMessage,
-  type Context,
-  fauxAssistantMessage,
-  fauxText,
-  fauxToolCall,
-  registerFauxProvider,
-  Type,
-} from '@mariozechner/pi-ai'
-import WebSocket from 'ws'
-import { formatTid, parseTid } from '../../src/atproto/syntax/tid.ts'
-import { createAccount, type Network, startNetwork, xrpcPost } from '../../test/e2e/network.ts'
-import { type BenchEntry, entry, percentile } from '../lib.ts'
+  type Account,
+  account,
+  agentWithProfile,
+  follow,
+  forgetTurn,
+  inboxSocket,
+  Observed,
+  QUESTION,
+  send,
+  TIMEOUT_MS,
+} from '../runtime-network.ts'
+import { consumerTimes, fmt, report, stats, type Trial, timed } from '../runtime-report.ts'
 
 const TRIALS = 200
 /** One per receiver: each agent's first turn wakes its Durable Object. */
@@ -66,215 +65,8 @@ const DELIVERIES = 50
 const DELIVERY_WARM = 5
 /** Direct timings of the memory search a turn makes twice (pinned context, recall). */
 const PROBES = 20
-const BASELINE_TURNS = 2000
-const TIMEOUT_MS = 10_000
 /** A phase gives up after this many unanswered questions in a row. */
 const GIVE_UP = 5
-const QUESTION = 'What is the launch date?'
-const ANSWER = 'Answer: '
-const MESSAGE = 'agent.comms.message'
-const NOTE = 'agent.memory.note'
-/** What every answering agent knows: recall finds these three. */
-const SEEDS = [
-  'The launch date is June 3, 2027.',
-  'The launch event is in Lisbon, at the river warehouse.',
-  'The launch budget is 40,000 euros, approved by finance.',
-]
-const PEER = 'pi-agent-core in process'
-
-type Account = { did: string; accessJwt: string }
-type Rec = Record<string, unknown>
-
-/** Wall-clock milliseconds with sub-millisecond resolution (the turn ids carry the Worker's wall clock). */
-const wall = () => performance.timeOrigin + performance.now()
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-
-interface Reply {
-  /** When the reply's commit reached the stream. */
-  t: number
-  uri: string
-  turn: string
-  /** When the turn was created (the turn id's timestamp, ms). */
-  created: number
-  /** Length of the answer's text. */
-  chars: number
-  claimed: boolean
-}
-
-/** What the stream and the inbox sockets have shown, with when; waiters re-check on every event. */
-class Observed {
-  readonly times = new Map<string, number>()
-  readonly replies = new Map<string, Reply[]>()
-  private readonly listeners = new Set<() => void>()
-
-  mark(key: string, t: number) {
-    if (!this.times.has(key)) this.times.set(key, t)
-    this.notify()
-  }
-
-  reply(did: string, r: Reply) {
-    const list = this.replies.get(did) ?? []
-    list.push(r)
-    this.replies.set(did, list)
-    this.notify()
-  }
-
-  /** The first reply of `did` whose turn was created at or after `since`, claimed for the caller. */
-  claim(did: string, since: number): Reply | undefined {
-    const hit = this.replies.get(did)?.find((r) => !r.claimed && r.created >= Math.floor(since) - 1)
-    if (hit) hit.claimed = true
-    return hit
-  }
-
-  waitFor<T>(check: () => T | undefined, ms: number): Promise<T | undefined> {
-    const now = check()
-    if (now !== undefined) return Promise.resolve(now)
-    return new Promise((resolve) => {
-      const done = (v: T | undefined) => {
-        clearTimeout(timer)
-        this.listeners.delete(listener)
-        resolve(v)
-      }
-      const listener = () => {
-        const v = check()
-        if (v !== undefined) done(v)
-      }
-      const timer = setTimeout(() => done(undefined), ms)
-      this.listeners.add(listener)
-    })
-  }
-
-  private notify() {
-    for (const l of [...this.listeners]) l()
-  }
-}
-
-/** The turn that wrote a reply: its send_message is the turn's second call, at the turn id + 2 µs. */
-function turnOfReply(rkey: string): { turn: string; created: number } {
-  const { timestampUs, clockId } = parseTid(rkey)
-  return { turn: formatTid(timestampUs - 2, clockId), created: Math.floor((timestampUs - 2) / 1000) }
-}
-
-async function follow(net: Network, seen: Observed): Promise<WebSocket> {
-  const url = `${net.url.replace('http', 'ws')}/subscribe?wantedCollections=${MESSAGE}&wantedCollections=${NOTE}`
-  const ws = new WebSocket(url, { perMessageDeflate: false, handshakeTimeout: TIMEOUT_MS })
-  ws.on('message', (data) => {
-    const t = wall()
-    const ev = JSON.parse(String(data)) as {
-      did: string
-      kind: string
-      commit?: { operation: string; collection: string; rkey: string; record?: Rec }
-    }
-    const c = ev.commit
-    if (ev.kind !== 'commit' || !c || c.operation !== 'create') return
-    const uri = `at://${ev.did}/${c.collection}/${c.rkey}`
-    const text = (c.record?.content as Rec | undefined)?.text
-    if (typeof text === 'string' && text.startsWith(ANSWER))
-      seen.reply(ev.did, { t, uri, ...turnOfReply(c.rkey), chars: text.length, claimed: false })
-    seen.mark(`fh:${uri}`, t)
-  })
-  await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject))
-  return ws
-}
-
-async function inboxSocket(net: Network, agent: Account, seen: Observed): Promise<WebSocket> {
-  const ws = new WebSocket(`${net.url.replace('http', 'ws')}/xrpc/agent.comms.subscribeInbox`, {
-    headers: { authorization: `Bearer ${agent.accessJwt}` },
-    perMessageDeflate: false,
-    handshakeTimeout: TIMEOUT_MS,
-  })
-  ws.on('message', (data) => {
-    const t = wall()
-    const item = JSON.parse(String(data)) as { uri?: string }
-    if (item.uri) seen.mark(`inbox:${item.uri}`, t)
-  })
-  await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject))
-  return ws
-}
-
-async function send(net: Network, from: Account, to: Account, text: string): Promise<string> {
-  const record = {
-    $type: MESSAGE,
-    sender: from.did,
-    recipient: to.did,
-    content: { $type: 'agent.comms.defs#textContent', kind: 'text', text },
-    createdAt: new Date().toISOString(),
-  }
-  const out = await xrpcPost(
-    net.url,
-    'com.atproto.repo.createRecord',
-    { repo: from.did, collection: MESSAGE, record },
-    from.accessJwt,
-  )
-  return out.uri as string
-}
-
-/**
- * An account, retried under a fresh handle if the Worker restarts mid-request
- * (wrangler dev reloads when a source file changes under it).
- */
-async function account(net: Network, handle: string): Promise<Account> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await createAccount(net, attempt ? `${handle}r${attempt}` : handle)
-    } catch (err) {
-      if (attempt >= 3) throw err
-      await sleep(2000)
-    }
-  }
-}
-
-/** An agent that wakes: a profile with no skills, on the offline script; three notes in its memory. */
-async function agentWithProfile(net: Network, handle: string): Promise<Account> {
-  const a = await account(net, handle)
-  const record = {
-    $type: 'agent.memory.profile',
-    displayName: handle,
-    model: 'offline',
-    createdAt: new Date().toISOString(),
-  }
-  const createdAt = new Date().toISOString()
-  for (let attempt = 0; ; attempt++) {
-    try {
-      await xrpcPost(
-        net.url,
-        'com.atproto.repo.putRecord',
-        { repo: a.did, collection: 'agent.memory.profile', rkey: 'self', record },
-        a.accessJwt,
-      )
-      for (const text of SEEDS) {
-        const note = { $type: NOTE, text, tags: ['seed'], createdAt }
-        await xrpcPost(
-          net.url,
-          'com.atproto.repo.createRecord',
-          { repo: a.did, collection: NOTE, record: note },
-          a.accessJwt,
-        )
-      }
-      return a
-    } catch (err) {
-      if (attempt >= 3) throw err
-      await sleep(2000)
-    }
-  }
-}
-
-/** One question's milestones, wall-clock ms. */
-interface Trial {
-  t0: number
-  ack: number
-  /** A's message on the stream. */
-  onStream: number
-  /** A's message pushed to B's inbox. */
-  inbox: number
-  /** The turn created (from its id: the Worker's clock, whole ms). */
-  created: number
-  /** B's reply on the stream. */
-  reply: number
-  /** The reply pushed to A's inbox. */
-  back: number
-  turn: string
-}
 
 async function trial(net: Network, seen: Observed, a: Account, b: Account, n: number): Promise<Trial | null> {
   const t0 = wall()
@@ -291,137 +83,6 @@ async function trial(net: Network, seen: Observed, a: Account, b: Account, n: nu
   await forgetTurn(net, seen, b, reply.turn)
   if (onStream === undefined || inbox === undefined || back === undefined) return null
   return { t0, ack, onStream, inbox, created: reply.created, reply: reply.t, back, turn: reply.turn }
-}
-
-/**
- * Once the turn's note is written, delete it (outside the timed window), so
- * every turn recalls the same seeded notes. Kept, the notes compound: a
- * note records the answer, which quotes the notes recall found, so the
- * scripted answer grows about threefold a turn and passes the message's
- * 10,000 graphemes at an agent's fifth or sixth question (send_message then
- * fails and the question goes unanswered).
- */
-async function forgetTurn(net: Network, seen: Observed, agent: Account, turn: string) {
-  await seen.waitFor(() => seen.times.get(`fh:at://${agent.did}/${NOTE}/${turn}`), 5000)
-  await xrpcPost(
-    net.url,
-    'com.atproto.repo.deleteRecord',
-    { repo: agent.did, collection: NOTE, rkey: turn },
-    agent.accessJwt,
-  ).catch(() => undefined)
-}
-
-const stats = (xs: number[]) => ({
-  p50: percentile(xs, 50),
-  p99: percentile(xs, 99),
-  mean: xs.reduce((s, x) => s + x, 0) / Math.max(1, xs.length),
-})
-const fmt = (xs: number[]) => {
-  const s = stats(xs)
-  return `p50 ${s.p50.toFixed(1)} / p99 ${s.p99.toFixed(1)} / mean ${s.mean.toFixed(1)} ms`
-}
-
-/** The consumer's `turn done <id> <ms> ms` lines: the time inside runTurn, by turn id. */
-function consumerTimes(net: Network): Map<string, number> {
-  const out = new Map<string, number>()
-  for (const m of net.output().matchAll(/turn done (\S+) (\d+) ms/g)) out.set(m[1]!, Number(m[2]))
-  return out
-}
-
-function report(label: string, trials: Trial[], consumer: Map<string, number>) {
-  const d = (f: (t: Trial) => number) => trials.map(f)
-  console.log(`    ${label}: ${trials.length} answered`)
-  const rows: Array<[string, number[]]> = [
-    ['inbox item → first tool write (B inbox push → reply on stream)', d((t) => t.reply - t.inbox)],
-    ['A message on stream → B reply on stream', d((t) => t.reply - t.onStream)],
-    ['end to end: A sends → answer in A inbox', d((t) => t.back - t.t0)],
-    ['  createRecord acknowledged', d((t) => t.ack - t.t0)],
-    ['  A sends → A message on stream', d((t) => t.onStream - t.t0)],
-    ['  A message on stream → B inbox push (delivery)', d((t) => t.inbox - t.onStream)],
-    ['  turn created → reply on stream (queue + turn to 1st write)', d((t) => t.reply - t.created)],
-    ['  reply on stream → A inbox push (delivery back)', d((t) => t.back - t.reply)],
-  ]
-  const inConsumer = trials.map((t) => consumer.get(t.turn)).filter((x): x is number => x !== undefined)
-  for (const [name, xs] of rows) console.log(`      ${name.padEnd(64)} ${fmt(xs)}`)
-  console.log(
-    `      ${'  runTurn in the consumer (its log; whole turn, ms clock)'.padEnd(64)} ${fmt(inConsumer)} (${inConsumer.length} matched)`,
-  )
-}
-
-// ---- The peer: pi-agent-core in process ----
-
-const textResult = (text: string) => ({ content: [{ type: 'text' as const, text }], details: {} })
-
-/** One in-process turn on the faux provider; times to the send_message call and to the end, ms. */
-async function baselineTurn(reply: boolean): Promise<{ write: number; done: number }> {
-  const faux = registerFauxProvider({ provider: 'baseline', models: [{ id: 'scripted' }] })
-  const step = (ctx: Context): AssistantMessage => {
-    const results = ctx.messages.filter((m) => m.role === 'toolResult').length
-    if (results === 0)
-      return fauxAssistantMessage([fauxToolCall('recall', { query: QUESTION }, { id: 'call_1' })], {
-        stopReason: 'toolUse',
-      })
-    if (results === 1 && reply)
-      return fauxAssistantMessage(
-        [fauxToolCall('send_message', { to: 'did:example:a', text: `${ANSWER}nothing` }, { id: 'call_2' })],
-        { stopReason: 'toolUse' },
-      )
-    return fauxAssistantMessage(fauxText('Answered.'))
-  }
-  faux.setResponses([step, step, step, step])
-  let write = Number.NaN
-  const t0 = performance.now()
-  const tools: AgentTool[] = [
-    {
-      name: 'recall',
-      label: 'Recall',
-      description: 'Search your memory.',
-      parameters: Type.Object({ query: Type.String() }),
-      execute: async () => textResult('nothing found'),
-    },
-    {
-      name: 'send_message',
-      label: 'Send message',
-      description: 'Send a text message to another agent.',
-      parameters: Type.Object({ to: Type.String(), text: Type.String() }),
-      execute: async () => {
-        write = performance.now() - t0
-        return textResult('sent')
-      },
-    },
-  ]
-  try {
-    const agent = new Agent({
-      initialState: { systemPrompt: 'Answer briefly.', model: faux.getModel(), tools, thinkingLevel: 'off' },
-      toolExecution: 'sequential',
-    })
-    await agent.prompt(`Message from did:example:a (at://did:example:a/${MESSAGE}/x): ${QUESTION}`)
-    return { write, done: performance.now() - t0 }
-  } finally {
-    faux.unregister()
-  }
-}
-
-async function baseline(concurrency: number) {
-  const write: number[] = []
-  const done: number[] = []
-  const promptDone: number[] = []
-  const per = Math.ceil(BASELINE_TURNS / concurrency)
-  for (let warm = 0; warm < 2; warm++) {
-    await Promise.all(
-      Array.from({ length: concurrency }, async () => {
-        for (let i = 0; i < per; i++) {
-          const r = await baselineTurn(true)
-          const p = await baselineTurn(false)
-          if (warm === 0) continue
-          write.push(r.write)
-          done.push(r.done)
-          promptDone.push(p.done)
-        }
-      }),
-    )
-  }
-  return { write, done, promptDone }
 }
 
 /**
@@ -455,12 +116,6 @@ async function probes(net: Network, agent: Account) {
     if (res.ok) search.push(wall() - t0)
   }
   return { embed, search }
-}
-
-/** An entry whose ratio keeps two significant digits: ours is hundreds of times the in-process floor. */
-function timed(name: string, ours: number, base: number): BenchEntry {
-  const e = entry(name, 'ms', ours, base, PEER, 'lower-is-better')
-  return { ...e, ratio: ours > 0 && base > 0 ? Number((base / ours).toPrecision(2)) : null }
 }
 
 // ---- The runs ----
