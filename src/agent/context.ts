@@ -35,7 +35,8 @@ function clip(text: string, max: number): string {
   return text.length > max ? `${text.slice(0, max)}…` : text
 }
 
-function size(m: Message): number {
+/** The characters a message counts for the budget: texts, thinking and tool call arguments. */
+export function messageSize(m: Message): number {
   if (typeof m.content === 'string') return m.content.length
   let n = 0
   for (const c of m.content) {
@@ -51,7 +52,7 @@ function compact(m: Message): Message {
   if (m.role === 'toolResult')
     return {
       ...m,
-      content: [{ type: 'text', text: `[compacted: ${size(m)} characters of ${m.toolName} output]` }],
+      content: [{ type: 'text', text: `[compacted: ${messageSize(m)} characters of ${m.toolName} output]` }],
     }
   if (m.role === 'assistant')
     return {
@@ -73,16 +74,16 @@ function compact(m: Message): Message {
  */
 export function boundMessages(messages: AgentMessage[], budget = TURN_BUDGET): AgentMessage[] {
   const msgs = messages as Message[]
-  let total = msgs.reduce((n, m) => n + size(m), 0)
+  let total = msgs.reduce((n, m) => n + messageSize(m), 0)
   if (total <= budget) return messages
   const out = [...msgs]
   for (let i = 1; i < out.length - KEEP_LATEST && total > budget; i++) {
-    const before = size(out[i]!)
+    const before = messageSize(out[i]!)
     const stub = compact(out[i]!)
     // A stub longer than what it stands for (a tiny tool result) would only grow the turn.
-    if (size(stub) >= before) continue
+    if (messageSize(stub) >= before) continue
     out[i] = stub
-    total -= before - size(stub)
+    total -= before - messageSize(stub)
   }
   return out
 }

@@ -8,7 +8,7 @@ import type { AgentMessage } from '@mariozechner/pi-agent-core'
 import type { AssistantMessage, Message, ToolCall, ToolResultMessage, UserMessage } from '@mariozechner/pi-ai'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { boundMessages, TURN_BUDGET } from '../../src/agent/context.ts'
+import { boundMessages, messageSize, TURN_BUDGET } from '../../src/agent/context.ts'
 
 const usage = {
   input: 0,
@@ -49,17 +49,7 @@ const result = (id: string, name: string, text: string): ToolResultMessage => ({
   timestamp: 0,
 })
 
-/** The characters boundMessages counts: texts, thinking and tool call arguments. */
-function size(m: Message): number {
-  if (typeof m.content === 'string') return m.content.length
-  let n = 0
-  for (const c of m.content) {
-    if (c.type === 'text') n += c.text.length
-    else if (c.type === 'toolCall') n += JSON.stringify(c.arguments).length
-    else if (c.type === 'thinking') n += c.thinking.length
-  }
-  return n
-}
+const size = messageSize
 const total = (ms: AgentMessage[]) => (ms as Message[]).reduce((n, m) => n + size(m), 0)
 
 /** A turn: the prompt, then `steps` tool calls each with its result, then the answer. */
