@@ -7,6 +7,7 @@
  */
 import type { StreamFn } from '@mariozechner/pi-agent-core'
 import { type AssistantMessage, createAssistantMessageEventStream } from '@mariozechner/pi-ai'
+import { emptyUsage } from './usage.ts'
 
 export function withTimeout(inner: StreamFn, ms: number): StreamFn {
   return (model, context, options) => {
@@ -26,14 +27,7 @@ export function withTimeout(inner: StreamFn, ms: number): StreamFn {
         api: model.api,
         provider: model.provider,
         model: model.id,
-        usage: {
-          input: 0,
-          output: 0,
-          cacheRead: 0,
-          cacheWrite: 0,
-          totalTokens: 0,
-          cost: { input: 0, output: 0, cacheRead: 0, cacheWrite: 0, total: 0 },
-        },
+        usage: emptyUsage(),
         stopReason,
         errorMessage,
         timestamp: Date.now(),

@@ -24,6 +24,7 @@ import {
   unregisterApiProviders,
 } from '@mariozechner/pi-ai'
 import type { AiBinding } from '../memory/embedder.ts'
+import { emptyUsage } from './usage.ts'
 
 export const WORKERS_AI_DEFAULT_MODEL = '@cf/meta/llama-3.3-70b-instruct-fp8-fast'
 
@@ -139,17 +140,6 @@ export function parseWorkersAiAnswer(res: unknown): Answer {
   }
   const usage = r.usage && typeof r.usage === 'object' ? (r.usage as Answer['usage']) : undefined
   return { text, calls, length, ...(usage ? { usage } : {}) }
-}
-
-function emptyUsage(): AssistantMessage['usage'] {
-  return {
-    input: 0,
-    output: 0,
-    cacheRead: 0,
-    cacheWrite: 0,
-    totalTokens: 0,
-    cost: { input: 0, output: 0, cacheRead: 0, cacheWrite: 0, total: 0 },
-  }
 }
 
 class AbortError extends Error {}
