@@ -8,6 +8,7 @@ import type { AgentTool } from '@mariozechner/pi-agent-core'
 import { Type } from '@mariozechner/pi-ai'
 import { HANDOFF } from '../../comms/handoff.ts'
 import { REQUEST, RESPONSE } from '../../comms/tasks.ts'
+import { lexicons } from '../../lexicons.ts'
 import {
   agentDid,
   createOnce,
@@ -21,17 +22,12 @@ import {
   textContent,
 } from './shared.ts'
 
-/** agent.comms.defs#taskState's known values. */
-export const TASK_STATES = [
-  'submitted',
-  'working',
-  'input-required',
-  'auth-required',
-  'completed',
-  'failed',
-  'canceled',
-  'rejected',
-] as const
+/** agent.comms.defs#taskState's known values, read from the lexicon itself. */
+const TASK_STATES: readonly string[] = (() => {
+  const def = lexicons.getDef('agent.comms.defs#taskState') as { knownValues?: string[] } | undefined
+  if (!def?.knownValues?.length) throw new Error('agent.comms.defs#taskState has no knownValues')
+  return def.knownValues
+})()
 
 const uris = (description: string) => Type.Optional(Type.Array(Type.String(), { description }))
 
@@ -105,7 +101,7 @@ export function taskTools(ctx: ToolContext): AgentTool[] {
     UpdateParams,
     async (p) => {
       const state = text(p.state, 'state')
-      if (!(TASK_STATES as readonly string[]).includes(state))
+      if (!TASK_STATES.includes(state))
         throw new Error(`state must be one of ${TASK_STATES.join(', ')}, not ${JSON.stringify(state)}`)
       const req = await provenRef(ctx.env, p.request, 'request', REQUEST)
       const artifacts = await provenRefs(ctx.env, list(p.artifacts, 'artifacts'), 'artifacts')
