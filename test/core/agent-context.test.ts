@@ -9,15 +9,9 @@ import type { AssistantMessage, Message, ToolCall, ToolResultMessage, UserMessag
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { boundMessages, messageSize, TURN_BUDGET } from '../../src/agent/context.ts'
+import { emptyUsage } from '../../src/agent/usage.ts'
 
-const usage = {
-  input: 0,
-  output: 0,
-  cacheRead: 0,
-  cacheWrite: 0,
-  totalTokens: 0,
-  cost: { input: 0, output: 0, cacheRead: 0, cacheWrite: 0, total: 0 },
-}
+const usage = emptyUsage()
 
 const user = (text: string): UserMessage => ({ role: 'user', content: text, timestamp: 0 })
 

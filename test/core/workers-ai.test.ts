@@ -14,6 +14,7 @@ import {
 } from '@mariozechner/pi-ai'
 import { afterEach, describe, expect, it } from 'vitest'
 import { OFFLINE_LABEL, turnModel } from '../../src/agent/models.ts'
+import { emptyUsage } from '../../src/agent/usage.ts'
 import { registerWorkersAiModel, WORKERS_AI_DEFAULT_MODEL } from '../../src/agent/workers-ai.ts'
 import type { Env } from '../../src/env.ts'
 import type { AiBinding } from '../../src/memory/embedder.ts'
@@ -77,14 +78,7 @@ describe('Workers AI provider: what it sends', () => {
         api: 'x',
         provider: 'x',
         model: 'x',
-        usage: {
-          input: 0,
-          output: 0,
-          cacheRead: 0,
-          cacheWrite: 0,
-          totalTokens: 0,
-          cost: { input: 0, output: 0, cacheRead: 0, cacheWrite: 0, total: 0 },
-        },
+        usage: emptyUsage(),
         stopReason,
         timestamp: 1,
       }) as AssistantMessage
@@ -260,14 +254,7 @@ describe('Workers AI provider: what it reads', () => {
           api: 'x',
           provider: 'x',
           model: 'x',
-          usage: {
-            input: 0,
-            output: 0,
-            cacheRead: 0,
-            cacheWrite: 0,
-            totalTokens: 0,
-            cost: { input: 0, output: 0, cacheRead: 0, cacheWrite: 0, total: 0 },
-          },
+          usage: emptyUsage(),
           stopReason: 'toolUse',
           timestamp: 1,
         },
